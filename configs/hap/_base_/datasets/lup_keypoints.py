@@ -1,0 +1,43 @@
+# LUPerson person crops with 17 COCO keypoints each (release layout):
+#   data/LUPerson/images/...jpg, data/LUPerson/keypoints/...npy
+# ann_file: '' scans images/; CFS_list.pkl selects HAP's ~50% subset.
+dataset_type = 'LUPersonKeypointDataset'
+data_root = 'data/LUPerson/'
+input_size = (256, 128)
+
+train_pipeline = [
+    dict(
+        type='KeypointRandomResizedCrop',
+        scale=input_size,
+        crop_ratio_range=(0.8, 1.0),
+        aspect_ratio_range=(3. / 4., 4. / 3.),
+        relative_aspect=True,
+        interpolation='bicubic'),
+    dict(type='KeypointRandomFlip', prob=0.5, swap_left_right=True),
+    dict(
+        type='PartAwareMaskGenerator',
+        input_size=input_size,
+        patch_size=16,
+        mask_ratio=0.5,
+        num_views=2,
+        max_part_fraction=0.3,
+        min_block_patches=12,
+        score_thr=0.3),
+    dict(
+        type='PackInputs',
+        algorithm_keys=['mask'],
+        meta_keys=['img_path', 'data_issues']),
+]
+
+train_dataloader = dict(
+    batch_size=512,
+    num_workers=10,
+    persistent_workers=True,
+    pin_memory=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='CFS_list.pkl',
+        pipeline=train_pipeline))

@@ -1,0 +1,10 @@
+"""hap_mm: HAP pre-training and HAP backbones for OpenMMLab.
+
+Importing the package registers every hap_mm module into mmpretrain's
+registries (scope ``mmpretrain``); configs load it with
+``custom_imports = dict(imports=['hap_mm'], allow_failed_imports=False)``.
+"""
+from .version import __version__
+from . import datasets, engine, models, visualization  # noqa: F401,E402
+
+__all__ = ['__version__']

@@ -1,0 +1,3 @@
+from .hap_distributed_data_parallel import HAPDistributedDataParallel
+
+__all__ = ['HAPDistributedDataParallel']

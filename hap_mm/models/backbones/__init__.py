@@ -1,0 +1,3 @@
+from .hap_vit import HAPViT
+
+__all__ = ['HAPViT']

@@ -1,0 +1,3 @@
+from .hap_pretrain_head import HAPPretrainHead
+
+__all__ = ['HAPPretrainHead']

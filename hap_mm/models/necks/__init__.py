@@ -1,0 +1,3 @@
+from .hap_pretrain_decoder import HAPPretrainDecoder
+
+__all__ = ['HAPPretrainDecoder']

@@ -1,0 +1,3 @@
+from .hap import HAP
+
+__all__ = ['HAP']

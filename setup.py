@@ -1,0 +1,95 @@
+"""hap_mm: HAP (structure-aware masked image modeling) for OpenMMLab."""
+import os
+import os.path as osp
+import shutil
+import sys
+import warnings
+
+from setuptools import find_packages, setup
+
+ROOT = osp.dirname(osp.abspath(__file__))
+
+
+def readme():
+    with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        return f.read()
+
+
+def get_version():
+    scope = {}
+    with open(osp.join(ROOT, 'hap_mm', 'version.py'), encoding='utf-8') as f:
+        exec(compile(f.read(), 'version.py', 'exec'), scope)
+    return scope['__version__']
+
+
+def parse_requirements(fname):
+    """Requirement lines of ``requirements/<fname>``, comments dropped."""
+    path = osp.join(ROOT, 'requirements', fname)
+    reqs = []
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            line = line.split('#', 1)[0].strip()
+            if line and not line.startswith('-'):
+                reqs.append(line)
+    return reqs
+
+
+def add_mim_extension():
+    """Ship configs/tools inside the package (``hap_mm/.mim``) for ``mim``.
+
+    Editable installs (``develop`` / PEP 660) get symlinks so that edits show
+    up; regular installs and wheels get copies, as in mmpretrain's setup.py.
+    """
+    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
+        mode = 'symlink'
+    elif any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel', 'install', 'build')):
+        mode = 'copy'
+    else:
+        return
+    mim_path = osp.join(ROOT, 'hap_mm', '.mim')
+    os.makedirs(mim_path, exist_ok=True)
+    for name in ('configs', 'tools', 'model-index.yml'):
+        src = osp.join(ROOT, name)
+        dst = osp.join(mim_path, name)
+        if not osp.exists(src):
+            continue
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            try:
+                os.symlink(osp.relpath(src, mim_path), dst)
+                continue
+            except OSError:
+                warnings.warn(f'symlink {dst} failed; copying instead')
+        if osp.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__'))
+        else:
+            shutil.copyfile(src, dst)
+
+
+if __name__ == '__main__':
+    add_mim_extension()
+    setup(
+        name='hap_mm',
+        version=get_version(),
+        description='HAP: structure-aware masked image modeling for '
+        'human-centric perception, as an OpenMMLab plugin',
+        long_description=readme(),
+        long_description_content_type='text/markdown',
+        keywords='computer vision, self-supervised learning, human-centric',
+        packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+        include_package_data=True,
+        package_data={'hap_mm': ['.mim/**/*', '.mim/*']},
+        python_requires='>=3.8',
+        license='Apache License 2.0',
+        install_requires=parse_requirements('runtime.txt'),
+        extras_require={
+            'all': parse_requirements('optional.txt'),
+            'optional': parse_requirements('optional.txt'),
+            'tests': parse_requirements('tests.txt'),
+            'build': parse_requirements('build.txt'),
+        },
+        zip_safe=False,
+    )

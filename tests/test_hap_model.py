@@ -1,0 +1,244 @@
+import copy
+import re
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import hap_mm  # noqa: F401  (registers the modules)
+from hap_mm.models.utils import CheckpointLoadError, rect_sincos_pos_embed
+
+TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+
+
+def _hap_cfg(img_size=(64, 32), views=2, align=True):
+    grid = (img_size[0] // 16, img_size[1] // 16)
+    return dict(
+        type='HAP',
+        data_preprocessor=dict(type='SelfSupDataPreprocessor'),
+        backbone=dict(
+            type='HAPViT', arch=TINY, img_size=img_size, out_type='raw'),
+        neck=dict(
+            type='HAPPretrainDecoder',
+            grid_size=grid,
+            embed_dim=32,
+            decoder_embed_dim=16,
+            decoder_depth=1,
+            decoder_num_heads=2),
+        head=dict(
+            type='HAPPretrainHead',
+            grid_size=grid,
+            norm_pix=True,
+            loss=dict(type='PixelReconstructionLoss', criterion='L2')),
+        align_loss=dict(type='StructureInvariantAlignLoss')
+        if align else None)
+
+
+def _random_masks(batch, views, n, num_mask, gen):
+    scores = torch.rand(batch, views, n, generator=gen)
+    idx = scores.argsort(-1)[..., :num_mask]
+    return torch.zeros(batch, views, n, dtype=torch.bool).scatter_(-1, idx, True)
+
+
+def _samples(mask):
+    return [DataSample(mask=m) for m in mask]
+
+
+def test_rect_sincos_rows_in_first_half_columns_in_second():
+    pe = rect_sincos_pos_embed((16, 8), 64)[0, 1:].reshape(16, 8, 64)
+    # first half depends only on the row, second half only on the column
+    assert torch.allclose(pe[:, :1, :32].expand(-1, 8, -1), pe[..., :32])
+    assert torch.allclose(pe[:1, :, 32:].expand(16, -1, -1), pe[..., 32:])
+    assert not torch.allclose(pe[0, 0], pe[1, 0])
+
+
+def test_masked_forward_encodes_visible_patches_of_each_view():
+    torch.manual_seed(0)
+    vit = MODELS.build(
+        dict(type='HAPViT', arch=TINY, img_size=(64, 32), out_type='raw'))
+    vit.init_weights()
+    vit.eval()
+    x = torch.randn(3, 3, 64, 32)
+    mask = _random_masks(3, 2, 8, 4, torch.Generator().manual_seed(0))
+    latent, flat_mask, ids_restore = vit(x, mask)
+    assert latent.shape == (6, 1 + 4, 32)
+    assert flat_mask.shape == (6, 8) and ids_restore.shape == (6, 8)
+    # batched views equal each view encoded alone (view-major rows)
+    for v in range(2):
+        alone, _, _ = vit(x, mask[:, v])
+        assert torch.allclose(latent[v * 3:(v + 1) * 3], alone, atol=1e-5)
+    # unmasked forward is the plain feature extractor
+    vit.out_type = 'featmap'
+    assert vit(x)[0].shape == (3, 32, 4, 2)
+
+
+def test_masked_forward_rejects_unequal_counts():
+    vit = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=(64, 32)))
+    mask = torch.zeros(2, 8, dtype=torch.bool)
+    mask[0, :4] = True
+    mask[1, :3] = True
+    with pytest.raises(ValueError, match='same number'):
+        vit(torch.randn(2, 3, 64, 32), mask)
+
+
+def test_one_view_without_alignment_equals_mmpretrain_mae():
+    """hap_mm's HAP with V=1 and no align loss is MAE on the same grid."""
+    torch.manual_seed(0)
+    mae = MODELS.build(
+        dict(
+            type='MAE',
+            backbone=dict(
+                type='MAEViT', arch=TINY, img_size=64, mask_ratio=0.75),
+            neck=dict(
+                type='MAEPretrainDecoder',
+                num_patches=16,
+                embed_dim=32,
+                decoder_embed_dim=16,
+                decoder_depth=1,
+                decoder_num_heads=2),
+            head=dict(
+                type='MAEPretrainHead',
+                norm_pix=True,
+                loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
+    mae.init_weights()
+    hap = MODELS.build(_hap_cfg(img_size=(64, 64), views=1, align=False))
+    hap.load_state_dict(mae.state_dict())
+    x = torch.randn(4, 3, 64, 64)
+
+    torch.manual_seed(123)
+    mae_loss = mae.loss(x, [DataSample() for _ in range(4)])['loss']
+    torch.manual_seed(123)  # MAEViT.random_masking draws torch.rand(B, L)
+    noise = torch.rand(4, 16)
+    keep = noise.argsort(1)[:, :4]
+    mask = torch.ones(4, 16, dtype=torch.bool).scatter_(1, keep, False)
+    hap_loss = hap.loss(x, _samples(mask[:, None]))
+    assert set(hap_loss) == {'loss_rec'}
+    assert hap_loss['loss_rec'].item() == pytest.approx(
+        mae_loss.item(), rel=1e-5)
+
+
+def test_hap_loss_is_mean_of_views_and_alignment_reaches_encoder():
+    torch.manual_seed(0)
+    hap = MODELS.build(_hap_cfg())
+    hap.init_weights()
+    x = torch.randn(4, 3, 64, 32)
+    mask = _random_masks(4, 2, 8, 4, torch.Generator().manual_seed(1))
+    losses = hap.loss(x, _samples(mask))
+    align, hap.align_loss = hap.align_loss, None
+    per_view = [
+        hap.loss(x, _samples(mask[:, v:v + 1]))['loss_rec'] for v in range(2)
+    ]
+    hap.align_loss = align
+    assert losses['loss_rec'].item() == pytest.approx(
+        (per_view[0] + per_view[1]).item() / 2, rel=1e-5)
+    hap.zero_grad()
+    losses['loss_align'].backward()
+    grad = hap.backbone.layers[0].attn.qkv.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+    assert hap.neck.decoder_embed.weight.grad is None
+
+
+def test_pos_embed_resize_keeps_cls_and_same_size_is_identity(tmp_path):
+    src = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=224))
+    src.init_weights()
+    with torch.no_grad():
+        src.pos_embed.normal_()
+    path = tmp_path / 'square.pth'
+    torch.save({'state_dict': src.state_dict()}, path)
+    dst = MODELS.build(
+        dict(
+            type='HAPViT',
+            arch=TINY,
+            img_size=(256, 128),
+            init_cfg=dict(type='Pretrained', checkpoint=str(path))))
+    dst.init_weights()
+    assert dst.pos_embed.shape == (1, 1 + 128, 32)
+    assert torch.equal(dst.pos_embed[:, 0], src.pos_embed[:, 0])
+    # same grid: loading is exact
+    same = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=(256, 128)))
+    sd = dst.state_dict()
+    same.load_state_dict(copy.deepcopy(sd))
+    assert torch.equal(same.pos_embed, dst.pos_embed)
+    # the 16x8 pre-training grid resizes to 16x12 for 256x192 pose inputs
+    pose = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=(256, 192)))
+    pose.load_state_dict(copy.deepcopy(sd))
+    assert pose.pos_embed.shape == (1, 1 + 192, 32)
+    assert torch.equal(pose.pos_embed[:, 0], dst.pos_embed[:, 0])
+
+
+def test_pos_embed_of_unknown_grid_is_a_clear_error():
+    vit = MODELS.build(
+        dict(
+            type='HAPViT',
+            arch=TINY,
+            img_size=(256, 128),
+            pretrain_img_size=(256, 128)))
+    sd = vit.state_dict()
+    sd['pos_embed'] = torch.zeros(1, 1 + 7 * 5, 32)
+    with pytest.raises(CheckpointLoadError, match='pos_embed.*35 patches'):
+        vit.load_state_dict(sd)
+
+
+def _to_timm(sd):
+    out = {}
+    for k, v in sd.items():
+        k = re.sub(r'^patch_embed\.projection\.', 'patch_embed.proj.', k)
+        k = re.sub(r'^layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.', k)
+        k = re.sub(r'^layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.', k)
+        k = re.sub(r'^layers\.(\d+)\.attn\.', r'blocks.\1.attn.', k)
+        k = re.sub(r'^layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.',
+                   k)
+        k = re.sub(r'^layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.',
+                   k)
+        k = re.sub(r'^ln1\.', 'norm.', k)
+        out[k] = v
+    return out
+
+
+def test_loads_timm_named_release_checkpoint_exactly(tmp_path):
+    src = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=(256, 128)))
+    src.init_weights()
+    timm = _to_timm(src.state_dict())
+    timm['decoder_embed.weight'] = torch.zeros(3, 3)
+    timm['mask_token'] = torch.zeros(1, 1, 16)
+    path = tmp_path / 'release.pth'
+    torch.save({'model': timm}, path)
+    dst = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=(256, 128)))
+    missing, unexpected = dst.load_pretrained(str(path))
+    assert missing == [] and unexpected == []
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v), k
+
+
+def test_checkpoint_shape_mismatch_names_key_and_shapes(tmp_path):
+    src = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=(256, 128)))
+    sd = src.state_dict()
+    sd['layers.0.attn.qkv.weight'] = torch.zeros(5, 32)
+    path = tmp_path / 'bad.pth'
+    torch.save(sd, path)
+    dst = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=(256, 128)))
+    with pytest.raises(CheckpointLoadError,
+                       match=r'layers\.0\.attn\.qkv\.weight.*\(5, 32\).*'
+                       r'\(96, 32\)'):
+        dst.load_pretrained(str(path))
+
+
+def test_checkpoint_with_pickled_objects_needs_explicit_opt_in(tmp_path):
+    src = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=(256, 128)))
+    path = tmp_path / 'legacy.pth'
+    torch.save({'state_dict': src.state_dict(), 'meta': {'x': object()}},
+               path)
+    dst = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=(256, 128)))
+    with pytest.raises(CheckpointLoadError, match='unsafe'):
+        dst.load_pretrained(str(path))
+    dst.load_pretrained(str(path), unsafe_load=True)
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(img_size=(250, 128)),
+    dict(img_size=(256, 120)),
+])
+def test_backbone_input_size_must_divide_by_patch(kwargs):
+    with pytest.raises(ValueError, match='img_size'):
+        MODELS.build(dict(type='HAPViT', arch=TINY, **kwargs))

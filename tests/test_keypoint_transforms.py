@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+
+from hap_mm.datasets.coco_keypoints import flip_permutation
+from hap_mm.datasets.transforms import (KeypointRandomFlip,
+                                        KeypointRandomResizedCrop)
+
+
+def _results(h=200, w=100, kpts=None, vis=None):
+    img = np.zeros((h, w, 3), np.uint8)
+    if kpts is None:
+        kpts = np.stack(
+            [np.linspace(10, w - 10, 17),
+             np.linspace(10, h - 10, 17)], -1)
+    if vis is None:
+        vis = np.ones(17)
+    return dict(
+        img=img,
+        img_shape=(h, w),
+        keypoints=np.asarray(kpts, np.float32)[None],
+        keypoints_visible=np.asarray(vis, np.float32)[None])
+
+
+def test_known_crop_moves_keypoints(monkeypatch):
+    t = KeypointRandomResizedCrop(scale=(256, 128))
+    # crop rows 20..179, cols 10..89 (160 x 80) -> resized x1.6 to 256 x 128
+    monkeypatch.setattr(t, 'rand_crop_params', lambda img: (20, 10, 160, 80))
+    kpts = np.zeros((17, 2))
+    kpts[0] = (50, 100)  # inside
+    kpts[1] = (10, 20)  # the crop's top-left corner
+    kpts[2] = (5, 100)  # left of the crop
+    kpts[3] = (50, 185)  # below the crop
+    out = t(_results(kpts=kpts))
+    assert out['img'].shape == (256, 128, 3)
+    assert out['img_shape'] == (256, 128)
+    np.testing.assert_allclose(out['keypoints'][0, 0], (64, 128), atol=1e-4)
+    np.testing.assert_allclose(out['keypoints'][0, 1], (0, 0), atol=1e-4)
+    assert out['keypoints_visible'][0, :2].tolist() == [1, 1]
+    assert out['keypoints_visible'][0, 2:4].tolist() == [0, 0]
+    np.testing.assert_array_equal(out['crop_bbox'], [10, 20, 90, 180])
+
+
+def test_crop_keypoints_land_on_the_image_content():
+    """A bright dot drawn at each keypoint stays under the moved keypoint."""
+    rng = np.random.RandomState(0)
+    t = KeypointRandomResizedCrop(
+        scale=(256, 128), crop_ratio_range=(0.5, 1.0),
+        interpolation='nearest')
+    for _ in range(20):
+        res = _results(300, 160)
+        img = res['img']
+        pts = np.stack([rng.uniform(20, 140, 3), rng.uniform(20, 280, 3)], -1)
+        res['keypoints'] = np.zeros((1, 17, 2), np.float32)
+        res['keypoints'][0, :3] = pts
+        res['keypoints_visible'] = np.zeros((1, 17), np.float32)
+        res['keypoints_visible'][0, :3] = 1
+        for x, y in pts.astype(int):
+            img[y - 2:y + 3, x - 2:x + 3] = 255
+        out = t(res)
+        for (x, y), v in zip(out['keypoints'][0, :3],
+                             out['keypoints_visible'][0, :3]):
+            if v > 0:
+                assert out['img'][int(y), int(x)].max() == 255
+
+
+def test_crop_scale_and_relative_aspect():
+    t = KeypointRandomResizedCrop(scale=(256, 128))
+    lo, hi = t.aspect_ratio_range
+    assert lo == pytest.approx(0.75 * 0.5) and hi == pytest.approx(
+        4 / 3 * 0.5)
+    assert t.crop_ratio_range == (0.8, 1.0)
+    rng_state = np.random.get_state()
+    np.random.seed(0)
+    areas = []
+    for _ in range(200):
+        top, left, h, w = t.rand_crop_params(np.zeros((400, 200, 3)))
+        areas.append(h * w / (400 * 200))
+    np.random.set_state(rng_state)
+    assert min(areas) >= 0.78 and max(areas) <= 1.0
+
+
+def test_crop_makes_nan_and_low_score_keypoints_invisible(monkeypatch):
+    t = KeypointRandomResizedCrop(scale=(256, 128), score_thr=0.3)
+    monkeypatch.setattr(t, 'rand_crop_params', lambda img: (0, 0, 200, 100))
+    kpts = np.full((17, 2), 50.0)
+    kpts[0] = np.nan
+    kpts[1, 0] = np.inf
+    vis = np.ones(17)
+    vis[2] = 0.2
+    vis[3] = np.nan
+    out = t(_results(kpts=kpts, vis=vis))
+    assert np.isfinite(out['keypoints']).all()
+    assert out['keypoints_visible'][0, :4].tolist() == [0, 0, 0, 0]
+    assert (out['keypoints_visible'][0, 4:] == 1).all()
+
+
+def test_flip_mirrors_x_and_swaps_left_right():
+    res = _results(h=256, w=128)
+    before = res['keypoints'].copy()
+    vis = np.arange(1, 18, dtype=np.float32)[None] / 20
+    res['keypoints_visible'] = vis.copy()
+    out = KeypointRandomFlip(prob=1.0)(res)
+    perm = flip_permutation()
+    assert out['flip'] is True
+    np.testing.assert_allclose(out['keypoints'][0, :, 0],
+                               128 - before[0, perm, 0])
+    np.testing.assert_allclose(out['keypoints'][0, :, 1], before[0, perm, 1])
+    np.testing.assert_allclose(out['keypoints_visible'][0], vis[0, perm])
+    # left shoulder (5) is now where the right shoulder (6) was, mirrored
+    assert out['keypoints'][0, 5, 0] == pytest.approx(128 - before[0, 6, 0])
+
+
+def test_flip_without_swap_keeps_indices_like_the_release():
+    res = _results(h=256, w=128)
+    before = res['keypoints'].copy()
+    out = KeypointRandomFlip(prob=1.0, swap_left_right=False)(res)
+    np.testing.assert_allclose(out['keypoints'][0, :, 0],
+                               128 - before[0, :, 0])
+
+
+def test_flip_image_and_keypoints_agree():
+    res = _results(h=64, w=32)
+    res['img'][10, 5] = 255
+    res['keypoints'][0, 0] = (5.5, 10.5)  # centre of that pixel
+    out = KeypointRandomFlip(prob=1.0)(res)
+    x, y = out['keypoints'][0, 0]
+    assert out['img'][int(y), int(x)].max() == 255
+
+
+def test_flip_never_with_prob_zero():
+    res = _results()
+    before = res['keypoints'].copy()
+    out = KeypointRandomFlip(prob=0.0)(res)
+    assert out['flip'] is False
+    np.testing.assert_array_equal(out['keypoints'], before)

@@ -1,0 +1,86 @@
+"""Draw what part-guided masking does to dataset samples.
+
+For each sample: the augmented crop with its keypoints and skeleton, the
+top-priority part patches (red), and each view's mask (masked patches grey,
+the part patches among them red).
+
+    python tools/visualization/show_masks.py configs/hap/hap_demo.py --num 4
+"""
+import argparse
+import os
+import os.path as osp
+
+import mmcv
+import numpy as np
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
+
+import hap_mm  # noqa: F401  (registers hap_mm modules)
+from hap_mm.visualization import HAPVisualizer
+from mmpretrain.registry import DATASETS
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='a HAP pre-training config')
+    parser.add_argument('--num', type=int, default=4, help='samples to draw')
+    parser.add_argument(
+        '--out', default='work_dirs/vis/masks', help='output folder')
+    parser.add_argument('--seed', type=int, default=0, help='random seed')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='key=value')
+    return parser.parse_args()
+
+
+def build_unpacked_dataset(cfg: Config):
+    """The training dataset with its pipeline minus the final packing."""
+    ds_cfg = cfg.train_dataloader.dataset.copy()
+    pipeline = [t for t in ds_cfg.pipeline if t['type'] != 'PackInputs']
+    mask_cfg = next((t for t in pipeline
+                     if t['type'] == 'PartAwareMaskGenerator'), None)
+    if mask_cfg is None:
+        raise ValueError('the config has no PartAwareMaskGenerator step')
+    ds_cfg.pipeline = pipeline
+    return DATASETS.build(ds_cfg), mask_cfg
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    dataset, mask_cfg = build_unpacked_dataset(cfg)
+    patch = mask_cfg.get('patch_size', 16)
+    score_thr = mask_cfg.get('score_thr', 0.3)
+    np.random.seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    vis = HAPVisualizer(name='hap_show_masks')
+    written = []
+    num = min(args.num, len(dataset))
+    bar = ProgressBar(num)
+    for i in range(num):
+        res = dataset[i]
+        img = np.ascontiguousarray(res['img'][..., ::-1])  # BGR -> RGB
+        kpts = res.get('keypoints')
+        row = vis.draw_masked_sample(
+            img,
+            None if kpts is None else kpts[0],
+            None if kpts is None else res['keypoints_visible'][0],
+            res['part_mask'],
+            res['mask'],
+            patch,
+            score_thr=score_thr)
+        stem = osp.splitext(osp.basename(res['img_path']))[0]
+        path = osp.join(args.out, f'{i:03d}_{stem}_masks.png')
+        mmcv.imwrite(row[..., ::-1], path)
+        written.append(path)
+        bar.update()
+    print(f'\nwrote {len(written)} pictures to {osp.abspath(args.out)}')
+    for path in written:
+        print(f'  {path}')
+
+
+if __name__ == '__main__':
+    main()
