@@ -16,7 +16,6 @@ PIPELINE = [
     dict(type='PartAwareMaskGenerator'),
     dict(
         type='PackInputs',
-        algorithm_keys=['mask'],
         meta_keys=['img_path', 'data_issues']),
 ]
 

@@ -13,6 +13,7 @@ data_root = '{{ fileDirname }}/../../data/demo'
 model = dict(
     backbone=dict(
         arch=dict(
+            _delete_=True,
             embed_dims=192,
             num_layers=4,
             num_heads=3,

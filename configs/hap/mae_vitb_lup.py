@@ -20,6 +20,5 @@ train_dataloader = dict(
             block_wise=False),
         dict(
             type='PackInputs',
-            algorithm_keys=['mask'],
             meta_keys=['img_path', 'data_issues']),
     ]))

@@ -1,4 +1,5 @@
 from .hooks import DataIssueLoggerHook
 from .model_wrappers import HAPDistributedDataParallel
+from .runner import HAPRunner
 
-__all__ = ['DataIssueLoggerHook', 'HAPDistributedDataParallel']
+__all__ = ['DataIssueLoggerHook', 'HAPDistributedDataParallel', 'HAPRunner']

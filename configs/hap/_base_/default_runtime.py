@@ -1,4 +1,6 @@
 default_scope = 'mmpretrain'
+# Runner that resumes mmengine checkpoints with torch.load(weights_only=True).
+runner_type = 'mmpretrain.HAPRunner'
 custom_imports = dict(imports=['hap_mm'], allow_failed_imports=False)
 
 default_hooks = dict(
@@ -19,7 +21,7 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 # MMDistributedDataParallel that also runs on CPU processes.
-model_wrapper_cfg = dict(type='HAPDistributedDataParallel')
+model_wrapper_cfg = dict(type='mmpretrain.HAPDistributedDataParallel')
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)

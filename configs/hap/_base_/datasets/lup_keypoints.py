@@ -25,7 +25,6 @@ train_pipeline = [
         score_thr=0.3),
     dict(
         type='PackInputs',
-        algorithm_keys=['mask'],
         meta_keys=['img_path', 'data_issues']),
 ]
 
