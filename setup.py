@@ -48,7 +48,7 @@ def add_mim_extension():
         return
     mim_path = osp.join(ROOT, 'hap_mm', '.mim')
     os.makedirs(mim_path, exist_ok=True)
-    for name in ('configs', 'tools', 'model-index.yml'):
+    for name in ('configs', 'tools', 'data', 'model-index.yml'):
         src = osp.join(ROOT, name)
         dst = osp.join(mim_path, name)
         if not osp.exists(src):

@@ -93,6 +93,7 @@ log "installing the OpenMMLab stack and test tools"
   -r "$ROOT/requirements/tests.txt"
 log "installing hap_mm (editable)"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
+"$VENV/bin/python" "$ROOT/tools/misc/link_editable_for_mim.py"
 
 "$VENV/bin/python" -c 'import hap_mm, mmpretrain, mmpose, mmseg, mmdet, mmcv.ops; print("hap_mm", hap_mm.__version__, "imports with the full stack")'
 stamp_of > "$STAMP"

@@ -21,7 +21,7 @@ import mmcv
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.dataset import pseudo_collate
+from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
@@ -109,7 +109,7 @@ def main() -> None:
     np.random.seed(args.seed)
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     num = min(args.num, len(dataset))
-    batch = pseudo_collate([dataset[i] for i in range(num)])
+    batch = default_collate([dataset[i] for i in range(num)])
     inputs, mask, pred, target = reconstruct(model, batch)
     head = model.head
     if head.norm_pix:

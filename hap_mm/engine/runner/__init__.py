@@ -1,3 +1,3 @@
-from .hap_runner import CHECKPOINT_SAFE_GLOBALS, HAPRunner
+from .hap_runner import HAPRunner
 
-__all__ = ['HAPRunner', 'CHECKPOINT_SAFE_GLOBALS']
+__all__ = ['HAPRunner']

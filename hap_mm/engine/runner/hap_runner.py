@@ -1,45 +1,9 @@
 """mmengine Runner that resumes its own checkpoints with weights_only=True."""
-import pickle
-
-import numpy as np
 import torch
-from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
 from mmpretrain.registry import RUNNERS
 
-try:  # NumPy 2 moved the pickling helpers
-    from numpy._core import multiarray as _np_multiarray
-except ImportError:  # NumPy 1.x
-    from numpy.core import multiarray as _np_multiarray
-
-
-# Filled lazily by HistoryBuffer instances; these are its built-in methods.
-_HISTORY_BUFFER_METHODS = ('min', 'max', 'mean', 'current')
-
-
-def history_buffer_attribute(obj, name: str):
-    """The only ``getattr`` an mmengine checkpoint needs, and no other.
-
-    ``HistoryBuffer`` pickles its statistics methods (``min``, ``mean``,
-    ...) as ``getattr(HistoryBuffer, name)``. A general ``getattr`` would let
-    a crafted file reach any method of any allowed object, so this stand-in
-    answers only those lookups.
-    """
-    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
-        return getattr(obj, name)
-    raise pickle.UnpicklingError(f'refusing getattr({obj!r}, {name!r})')
-
-
-# What mmengine 0.10.7 puts in a checkpoint besides tensors: the message
-# hub's HistoryBuffers (NumPy arrays and scalars inside).
-CHECKPOINT_SAFE_GLOBALS = [
-    HistoryBuffer,
-    np.ndarray,
-    np.dtype,
-    _np_multiarray._reconstruct,
-    _np_multiarray.scalar,
-    (history_buffer_attribute, 'builtins.getattr'),
-] + [type(np.dtype(t)) for t in ('f2', 'f4', 'f8', 'i4', 'i8', 'u1', 'b1')]
+from ...models.utils.checkpoint import CHECKPOINT_SAFE_GLOBALS
 
 
 @RUNNERS.register_module()

@@ -1,8 +1,45 @@
 """Loading ViT weights safely, in any of the namings HAP users meet."""
+import pickle
 import re
 from typing import Dict, Optional
 
+import numpy as np
 import torch
+from mmengine.logging import HistoryBuffer
+
+try:  # NumPy 2 moved the pickling helpers
+    from numpy._core import multiarray as _np_multiarray
+except ImportError:  # NumPy 1.x
+    from numpy.core import multiarray as _np_multiarray
+
+
+# HistoryBuffer's built-in statistics methods.
+_HISTORY_BUFFER_METHODS = ('min', 'max', 'mean', 'current')
+
+
+def history_buffer_attribute(obj, name: str):
+    """The only ``getattr`` an mmengine checkpoint needs, and no other.
+
+    ``HistoryBuffer`` pickles its statistics methods (``min``, ``mean``,
+    ...) as ``getattr(HistoryBuffer, name)``. A general ``getattr`` would let
+    a crafted file reach any method of any allowed object, so this stand-in
+    answers only those lookups.
+    """
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(f'refusing getattr({obj!r}, {name!r})')
+
+
+# What mmengine 0.10.7 puts in a checkpoint besides tensors: the message
+# hub's HistoryBuffers (NumPy arrays and scalars inside).
+CHECKPOINT_SAFE_GLOBALS = [
+    HistoryBuffer,
+    np.ndarray,
+    np.dtype,
+    _np_multiarray._reconstruct,
+    _np_multiarray.scalar,
+    (history_buffer_attribute, 'builtins.getattr'),
+] + [type(np.dtype(t)) for t in ('f2', 'f4', 'f8', 'i4', 'i8', 'u1', 'b1')]
 
 # timm / MAE / HAP-release ViT names -> mmpretrain VisionTransformer names.
 _TIMM_RENAMES = (
@@ -25,6 +62,9 @@ class CheckpointLoadError(RuntimeError):
 def load_checkpoint_file(path: str, unsafe_load: bool = False) -> dict:
     """``torch.load`` on CPU with ``weights_only=True`` unless opted out.
 
+    mmengine's own checkpoint objects (:data:`CHECKPOINT_SAFE_GLOBALS`) are
+    allowed, so hap_mm training checkpoints load; anything else is refused.
+
     Args:
         path (str): Checkpoint file.
         unsafe_load (bool): Allow arbitrary pickled objects. Only for files
@@ -35,7 +75,10 @@ def load_checkpoint_file(path: str, unsafe_load: bool = False) -> dict:
             ``unsafe_load`` (the message says so).
     """
     try:
-        return torch.load(path, map_location='cpu', weights_only=not unsafe_load)
+        if unsafe_load:
+            return torch.load(path, map_location='cpu', weights_only=False)
+        with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
+            return torch.load(path, map_location='cpu', weights_only=True)
     except FileNotFoundError as e:
         raise CheckpointLoadError(f'checkpoint {path} not found') from e
     except Exception as e:

@@ -1,0 +1,144 @@
+"""hap_mm installs as an OpenMMLab plugin: registries, .mim, mim, imports."""
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+HAP_MODULES = {
+    'MODELS': [
+        'HAP', 'HAPViT', 'HAPPretrainDecoder', 'HAPPretrainHead',
+        'StructureInvariantAlignLoss'
+    ],
+    'TRANSFORMS': [
+        'KeypointRandomResizedCrop', 'KeypointRandomFlip',
+        'PartAwareMaskGenerator'
+    ],
+    'DATASETS': ['LUPersonKeypointDataset'],
+    'HOOKS': ['DataIssueLoggerHook'],
+    'MODEL_WRAPPERS': ['HAPDistributedDataParallel'],
+    'RUNNERS': ['HAPRunner'],
+    'VISUALIZERS': ['HAPVisualizer'],
+}
+
+
+def test_import_registers_every_module_into_mmpretrain(tmp_path):
+    """In a fresh interpreter, outside the repo: nothing before the import,
+    everything after it."""
+    code = f'''
+import mmpretrain.registry as R
+wanted = {HAP_MODULES!r}
+before = [n for reg, names in wanted.items() for n in names
+          if getattr(R, reg).get(n) is not None]
+assert not before, before
+import hap_mm
+missing = [reg + "." + n for reg, names in wanted.items() for n in names
+           if getattr(R, reg).get(n) is None]
+assert not missing, missing
+print(hap_mm.__version__)
+'''
+    proc = subprocess.run([sys.executable, '-c', code],
+                          cwd=tmp_path,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().count('.') == 2
+
+
+def test_custom_imports_config_builds_hap_from_another_directory(
+        tmp_path, repo_root):
+    cfg = tmp_path / 'user_cfg.py'
+    cfg.write_text(
+        "custom_imports = dict(imports=['hap_mm'], allow_failed_imports=False)\n"
+        "model = dict(type='mmpretrain.HAPViT', arch='s', img_size=(256, 128))\n")
+    code = f'''
+from mmengine.config import Config
+from mmengine.registry import MODELS
+cfg = Config.fromfile({str(cfg)!r})
+print(type(MODELS.build(cfg.model)).__name__)
+'''
+    proc = subprocess.run([sys.executable, '-c', code],
+                          cwd=tmp_path,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith('HAPViT')
+
+
+def test_editable_install_ships_configs_and_tools_for_mim():
+    import hap_mm
+    from mim.utils import get_installed_path
+    root = Path(get_installed_path('hap_mm'))
+    mim = root / '.mim'
+    assert (mim / 'configs' / 'hap' / 'hap_demo.py').is_file()
+    assert (mim / 'configs' / 'hap' / 'hap_vitb_lup.py').is_file()
+    assert (mim / 'tools' / 'train.py').is_file()
+    assert (mim / 'tools' / 'dist_train.sh').is_file()
+    # mim's package root is the code that `import hap_mm` runs
+    assert (root / '__init__.py').resolve() == Path(
+        hap_mm.__file__).resolve()
+
+
+def test_wheel_contains_configs_and_tools(tmp_path, repo_root):
+    # build from a copy: setup.py turns .mim links into copies when building
+    src = tmp_path / 'src'
+    for name in ('hap_mm', 'configs', 'tools', 'requirements', 'data'):
+        shutil.copytree(
+            repo_root / name,
+            src / name,
+            symlinks=True,
+            ignore=shutil.ignore_patterns('.mim', '__pycache__'))
+    for name in ('setup.py', 'README.md', 'pyproject.toml'):
+        shutil.copy(repo_root / name, src / name)
+    proc = subprocess.run([
+        sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+        '--no-build-isolation', '-q', '-w',
+        str(tmp_path),
+        str(src)
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    wheel = next(tmp_path.glob('hap_mm-*.whl'))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for path in ('hap_mm/.mim/configs/hap/hap_demo.py',
+                 'hap_mm/.mim/configs/hap/_base_/default_runtime.py',
+                 'hap_mm/.mim/tools/train.py',
+                 'hap_mm/.mim/tools/dist_train.sh',
+                 'hap_mm/models/backbones/hap_vit.py'):
+        assert path in names, path
+    assert not any(n.startswith('tests/') for n in names)
+
+
+@pytest.mark.parametrize('module', ['hap_mm', 'hap_mm.datasets',
+                                    'hap_mm.models'])
+def test_hap_mm_imports_without_downstream_hosts(module, tmp_path):
+    """mmpose, mmseg and mmdet are optional: block them and import."""
+    code = f'''
+import sys
+for host in ("mmpose", "mmseg", "mmdet"):
+    sys.modules[host] = None
+import {module}
+'''
+    proc = subprocess.run([sys.executable, '-c', code],
+                          cwd=tmp_path,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_mim_train_runs_the_packaged_train_script(tmp_path, demo_root):
+    mim = [str(Path(sys.executable).parent / 'mim')]
+    proc = subprocess.run(mim + [
+        'train', 'hap_mm', 'configs/hap/hap_demo.py', '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', 'train_cfg.max_epochs=1'
+    ],
+                          cwd=tmp_path,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / 'work' / 'epoch_1.pth').exists()
