@@ -10,7 +10,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.fileio import get as get_bytes
 from mmengine.logging import print_log
 
-from mmpretrain.registry import DATASETS
+from mmpretrain.registry import DATASETS, TRANSFORMS
 from .keypoint_io import (keypoints_from_object, load_path_list,
                           safe_load_npy, split_keypoints)
 
@@ -84,11 +84,16 @@ class LUPersonKeypointDataset(BaseDataset):
         self.strict = strict
         data_prefix = dict(dict(img_path='images', kpt_path='keypoints'),
                            **data_prefix)
+        # built here so the dataset works without a default scope
+        transforms = [
+            TRANSFORMS.build(t) if isinstance(t, dict) else t
+            for t in pipeline
+        ]
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
             data_prefix=data_prefix,
-            pipeline=list(pipeline),
+            pipeline=transforms,
             **kwargs)
 
     # -------------------------------------------------------------- index

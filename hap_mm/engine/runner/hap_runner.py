@@ -1,23 +1,65 @@
-"""mmengine Runner that resumes its own checkpoints with weights_only=True."""
+"""mmengine Runner with safe checkpoint loading and crash-proof saving."""
+import glob
+import os
+import os.path as osp
+from typing import Optional
+
 import torch
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 from mmpretrain.registry import RUNNERS
 
 from ...models.utils.checkpoint import CHECKPOINT_SAFE_GLOBALS
 
 
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint to resume from: ``last_checkpoint`` if it names an
+    existing file, otherwise the newest ``*.pth`` in ``work_dir``."""
+    record = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(record):
+        with open(record) as f:
+            named = f.read().strip()
+        if named and osp.isfile(named):
+            return named
+    found = sorted(
+        glob.glob(osp.join(work_dir, '*.pth')), key=osp.getmtime, reverse=True)
+    return found[0] if found else None
+
+
 @RUNNERS.register_module()
 class HAPRunner(Runner):
-    """``Runner`` whose checkpoint loading (``--resume``, ``load_from``)
-    keeps ``torch.load``'s ``weights_only=True`` safety.
+    """``Runner`` that loads checkpoints safely and saves them atomically.
 
-    torch >= 2.6 loads with ``weights_only=True`` by default, which rejects
-    the objects mmengine stores in its own checkpoints, so a plain Runner
-    cannot resume. Instead of turning the check off, loading runs with
-    :data:`CHECKPOINT_SAFE_GLOBALS` allowed: the few NumPy and mmengine
-    types those checkpoints contain. Anything else in a file is refused.
+    - Loading (``--resume``, ``load_from``) keeps ``torch.load``'s
+      ``weights_only=True`` check (the default since torch 2.6, which a plain
+      Runner cannot resume under) and allows only
+      :data:`CHECKPOINT_SAFE_GLOBALS`, the few NumPy and mmengine types
+      mmengine writes into its own checkpoints.
+    - Saving writes ``.<name>.tmp`` and renames it into place, so a job
+      killed while saving leaves the previous checkpoints intact and never a
+      truncated ``epoch_N.pth``.
+    - Auto-resume (``--resume`` without a path) takes the file named in
+      ``last_checkpoint`` or, when that record is missing, empty or points to
+      a missing file, the newest checkpoint in the work directory.
     """
 
     def load_checkpoint(self, filename: str, *args, **kwargs):
         with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
             return super().load_checkpoint(filename, *args, **kwargs)
+
+    def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs):
+        if '://' in out_dir:  # remote storage: the backend decides
+            return super().save_checkpoint(out_dir, filename, *args, **kwargs)
+        tmp = f'.{filename}.tmp'
+        super().save_checkpoint(out_dir, tmp, *args, **kwargs)
+        if is_main_process():  # Runner.save_checkpoint is master-only
+            os.replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
+
+    def load_or_resume(self) -> None:
+        if self._resume and self._load_from is None and not self._has_loaded:
+            self._load_from = latest_checkpoint(self.work_dir)
+            if self._load_from is None:
+                self.logger.info(f'no checkpoint in {self.work_dir} to '
+                                 'resume from; starting from scratch')
+                self._resume = False
+        super().load_or_resume()

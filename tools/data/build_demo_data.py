@@ -1,0 +1,220 @@
+"""Build ``data/demo``: person crops with 17 COCO keypoints, release layout.
+
+Reads the mmpose test fixtures (COCO, MPII, AI Challenger and CrowdPose
+annotations with their real images), keeps persons with at least
+``--min-visible`` keypoints that map to COCO-17, crops each person's box
+with ``--pad`` relative padding (grown to contain every labelled keypoint,
+clipped to the image) and writes::
+
+    OUT/images/<source>/<image>_<person>.jpg
+    OUT/keypoints/<source>/<image>_<person>.npy   # [[{'keypoints': (17, 3)}]]
+    OUT/ATTRIBUTION.md
+
+Keypoints are x, y, score in crop pixels; score 1.0 for labelled visible
+joints, 0.5 for labelled occluded ones (COCO v=1), 0 (and x = y = 0) for
+unlabelled joints and for COCO joints the source skeleton has no exact
+counterpart for (MPII/AIC/CrowdPose have no eyes, ears or nose).
+
+    python tools/data/build_demo_data.py --force
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import shutil
+from typing import Dict, Iterator, List, Tuple
+
+import numpy as np
+from PIL import Image
+
+COCO_NAMES = (
+    'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
+    'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
+    'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
+    'right_ankle')
+LIMBS = ('shoulder', 'elbow', 'wrist', 'hip', 'knee', 'ankle')
+# Joint orders from mmpose's dataset metainfo (configs/_base_/datasets).
+SOURCE_NAMES = {
+    'mpii': ('right_ankle', 'right_knee', 'right_hip', 'left_hip',
+             'left_knee', 'left_ankle', 'pelvis', 'thorax', 'upper_neck',
+             'head_top', 'right_wrist', 'right_elbow', 'right_shoulder',
+             'left_shoulder', 'left_elbow', 'left_wrist'),
+    'aic': ('right_shoulder', 'right_elbow', 'right_wrist', 'left_shoulder',
+            'left_elbow', 'left_wrist', 'right_hip', 'right_knee',
+            'right_ankle', 'left_hip', 'left_knee', 'left_ankle', 'head_top',
+            'neck'),
+    'crowdpose': ('left_shoulder', 'right_shoulder', 'left_elbow',
+                  'right_elbow', 'left_wrist', 'right_wrist', 'left_hip',
+                  'right_hip', 'left_knee', 'right_knee', 'left_ankle',
+                  'right_ankle', 'top_head', 'neck'),
+}
+SOURCE_FILES = {
+    'coco': 'coco/test_coco.json',
+    'aic': 'aic/test_aic.json',
+    'crowdpose': 'crowdpose/test_crowdpose.json',
+    'mpii': 'mpii/test_mpii.json',
+}
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+# (image path, person id, keypoints (17, 3) in image pixels, box xywh or None)
+Person = Tuple[str, str, np.ndarray, Tuple[float, float, float, float]]
+
+
+def to_coco(names: Tuple[str, ...], xyv: np.ndarray) -> np.ndarray:
+    """(K, 3) x, y, visibility in ``names`` order -> (17, 3) COCO order."""
+    out = np.zeros((17, 3), np.float32)
+    for k, name in enumerate(names):
+        if name in COCO_NAMES and name.split('_')[-1] in LIMBS:
+            out[COCO_NAMES.index(name)] = xyv[k]
+    return out
+
+
+def coco_style_persons(src: str, source: str) -> Iterator[Person]:
+    """Persons of a COCO-format file (COCO 17, AIC 14, CrowdPose 14)."""
+    path = osp.join(src, SOURCE_FILES[source])
+    with open(path) as f:
+        ann = json.load(f)
+    files = {img['id']: img['file_name'] for img in ann['images']}
+    for a in sorted(ann['annotations'], key=lambda a: a['id']):
+        xyv = np.asarray(a['keypoints'], np.float32).reshape(-1, 3)
+        kpts = xyv if source == 'coco' else to_coco(SOURCE_NAMES[source], xyv)
+        yield (osp.join(osp.dirname(path), files[a['image_id']]),
+               str(a['id']), kpts, tuple(a['bbox']))
+
+
+def mpii_persons(src: str) -> Iterator[Person]:
+    """Persons of mmpose's MPII json (no box: the joints' extent is used)."""
+    path = osp.join(src, SOURCE_FILES['mpii'])
+    with open(path) as f:
+        ann = json.load(f)
+    for i, a in enumerate(ann):
+        joints = np.asarray(a['joints'], np.float32)
+        vis = np.asarray(a['joints_vis'], np.float32) * 2  # labelled -> v=2
+        xyv = np.concatenate([joints, vis[:, None]], 1)
+        labelled = joints[vis > 0]
+        x0, y0 = labelled.min(0)
+        x1, y1 = labelled.max(0)
+        yield (osp.join(osp.dirname(path), a['image']), str(i),
+               to_coco(SOURCE_NAMES['mpii'], xyv), (x0, y0, x1 - x0, y1 - y0))
+
+
+def crop_person(img: Image.Image, kpts: np.ndarray, box, pad: float):
+    """Crop (left, top, right, bottom) around the box and labelled joints."""
+    x, y, w, h = box
+    labelled = kpts[kpts[:, 2] > 0, :2]
+    x0 = min(x - pad * w, labelled[:, 0].min())
+    y0 = min(y - pad * h, labelled[:, 1].min())
+    x1 = max(x + (1 + pad) * w, labelled[:, 0].max() + 1)
+    y1 = max(y + (1 + pad) * h, labelled[:, 1].max() + 1)
+    return (max(0, int(np.floor(x0))), max(0, int(np.floor(y0))),
+            min(img.width, int(np.ceil(x1))), min(img.height,
+                                                   int(np.ceil(y1))))
+
+
+def release_keypoints(kpts: np.ndarray, left: int, top: int) -> np.ndarray:
+    """(17, 3) x, y, score in crop pixels; unlabelled joints are zeros."""
+    out = np.zeros((17, 3), np.float32)
+    labelled = kpts[:, 2] > 0
+    out[labelled, 0] = kpts[labelled, 0] - left
+    out[labelled, 1] = kpts[labelled, 1] - top
+    out[labelled, 2] = np.where(kpts[labelled, 2] >= 2, 1.0, 0.5)
+    return out
+
+
+def build(src: str, out: str, pad: float, min_visible: int,
+          min_side: int) -> Dict[str, int]:
+    persons: List[Tuple[str, Person]] = []
+    for source in ('coco', 'aic', 'crowdpose'):
+        persons += [(source, p) for p in coco_style_persons(src, source)]
+    persons += [('mpii', p) for p in mpii_persons(src)]
+    counts: Dict[str, int] = {}
+    for source, (img_path, pid, kpts, box) in persons:
+        if int((kpts[:, 2] > 0).sum()) < min_visible:
+            continue
+        if not osp.isfile(img_path):
+            raise FileNotFoundError(f'annotated image {img_path} is missing')
+        with Image.open(img_path) as im:
+            img = im.convert('RGB')
+        left, top, right, bottom = crop_person(img, kpts, box, pad)
+        if min(right - left, bottom - top) < min_side:
+            continue
+        stem = f'{osp.splitext(osp.basename(img_path))[0]}_{pid}'
+        img_dir = osp.join(out, 'images', source)
+        kpt_dir = osp.join(out, 'keypoints', source)
+        os.makedirs(img_dir, exist_ok=True)
+        os.makedirs(kpt_dir, exist_ok=True)
+        img.crop((left, top, right, bottom)).save(
+            osp.join(img_dir, stem + '.jpg'), quality=90)
+        obj = np.empty((1, 1), dtype=object)
+        obj[0, 0] = {'keypoints': release_keypoints(kpts, left, top)}
+        np.save(osp.join(kpt_dir, stem + '.npy'), obj, allow_pickle=True)
+        counts[source] = counts.get(source, 0) + 1
+    return counts
+
+
+ATTRIBUTION = """# Demo data
+
+Person crops with 17 COCO keypoints each, in the HAP release layout
+(`images/<source>/<name>.jpg`, `keypoints/<source>/<name>.npy` holding
+`[[{{'keypoints': (17, 3)}}]]`, x, y, score in crop pixels).
+
+Made by `tools/data/build_demo_data.py` (command: `{command}`) from the test
+data of OpenMMLab's mmpose (https://github.com/open-mmlab/mmpose,
+`tests/data/`, Apache License 2.0), whose images come from:
+
+- COCO val2017 (cocodataset.org; annotations CC BY 4.0, images under their
+  Flickr licences),
+- MPII Human Pose (human-pose.mpi-inf.mpg.de; Simplified BSD licence, research
+  use),
+- AI Challenger (challenger.ai; research use),
+- CrowdPose (github.com/Jeff-sjtu/CrowdPose; research use).
+
+Crops: each person's box plus {pad:.0%} padding per side, grown to contain
+every labelled keypoint, clipped to the image. Scores: 1.0 labelled and
+visible, 0.5 labelled but occluded, 0 (with x = y = 0) unlabelled or absent
+from the source skeleton (MPII, AI Challenger and CrowdPose have no nose,
+eyes or ears; their head_top/neck/pelvis/thorax joints have no COCO
+counterpart and are dropped).
+
+Crops per source: {counts}.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--src',
+        default=osp.join(osp.dirname(ROOT), 'shared', 'data',
+                         'mmpose_fixtures'),
+        help='mmpose fixtures folder')
+    parser.add_argument(
+        '--out', default=osp.join(ROOT, 'data', 'demo'), help='output folder')
+    parser.add_argument('--pad', type=float, default=0.1)
+    parser.add_argument('--min-visible', type=int, default=8)
+    parser.add_argument('--min-side', type=int, default=32)
+    parser.add_argument(
+        '--force', action='store_true', help='replace an existing output')
+    args = parser.parse_args()
+    if osp.exists(args.out) and os.listdir(args.out) and not args.force:
+        raise SystemExit(f'{args.out} exists and is not empty; pass --force '
+                         'to replace it')
+    tmp = args.out.rstrip('/') + '.tmp'
+    shutil.rmtree(tmp, ignore_errors=True)
+    counts = build(args.src, tmp, args.pad, args.min_visible, args.min_side)
+    command = ('python tools/data/build_demo_data.py --force '
+               f'--pad {args.pad} --min-visible {args.min_visible}')
+    with open(osp.join(tmp, 'ATTRIBUTION.md'), 'w') as f:
+        f.write(
+            ATTRIBUTION.format(
+                command=command, pad=args.pad, counts=counts))
+    shutil.rmtree(args.out, ignore_errors=True)
+    os.replace(tmp, args.out)
+    size = sum(
+        osp.getsize(osp.join(d, n)) for d, _, names in os.walk(args.out)
+        for n in names)
+    print(f'wrote {sum(counts.values())} crops {counts} to {args.out} '
+          f'({size / 1e6:.2f} MB)')
+
+
+if __name__ == '__main__':
+    main()
