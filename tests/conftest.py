@@ -66,3 +66,40 @@ def _person_keypoints(rng: np.random.RandomState, batch: int,
 def person_keypoints():
     """``f(rng, batch, hw)`` -> standing-person keypoints and scores."""
     return _person_keypoints
+
+
+def _kpt(root: Path, rel: Path) -> Path:
+    return root / 'keypoints' / rel.with_suffix('.npy')
+
+
+def _salt_tree(root: Path) -> dict:
+    """Break files the way crawled data breaks; returns {kind: rel path}."""
+    rels = sorted(
+        p.relative_to(root / 'images')
+        for p in (root / 'images').rglob('*.jpg'))
+    bad = {}
+    trunc = root / 'images' / rels[0]
+    trunc.write_bytes(trunc.read_bytes()[:len(trunc.read_bytes()) // 2])
+    bad['truncated'] = rels[0]
+    (root / 'images' / rels[1]).write_bytes(b'')
+    bad['empty'] = rels[1]
+    _kpt(root, rels[2]).unlink()
+    bad['missing'] = rels[2]
+    arr = np.full((17, 3), 10.0, np.float32)
+    arr[3, 0] = np.nan
+    np.save(_kpt(root, rels[3]), arr)
+    bad['nan'] = rels[3]
+    np.save(_kpt(root, rels[4]), np.ones((5, 3), np.float32))
+    bad['shape'] = rels[4]
+    _kpt(root, rels[5]).write_text('not a numpy file')
+    bad['text'] = rels[5]
+    np.save(_kpt(root, rels[6]), np.zeros((17, 3), np.float32))
+    bad['zero'] = rels[6]
+    return bad
+
+
+@pytest.fixture
+def salt_tree():
+    """``f(root)`` breaks files of a release-layout tree the way crawled
+    data breaks and returns {kind: image path relative to images/}."""
+    return _salt_tree

@@ -85,32 +85,9 @@ def test_bad_jsonl_line_names_file_and_line(demo_copy):
             str(demo_copy), ann_file='bad.jsonl', pipeline=[])
 
 
-def _salt(root: Path):
-    """Break files the way crawled data breaks; returns {kind: rel path}."""
-    rels = _images(root)
-    bad = {}
-    trunc = root / 'images' / rels[0]
-    trunc.write_bytes(trunc.read_bytes()[:len(trunc.read_bytes()) // 2])
-    bad['truncated'] = rels[0]
-    (root / 'images' / rels[1]).write_bytes(b'')
-    bad['empty'] = rels[1]
-    _kpt_path(root, rels[2]).unlink()
-    bad['missing'] = rels[2]
-    arr = np.full((17, 3), 10.0, np.float32)
-    arr[3, 0] = np.nan
-    np.save(_kpt_path(root, rels[3]), arr)
-    bad['nan'] = rels[3]
-    np.save(_kpt_path(root, rels[4]), np.ones((5, 3), np.float32))
-    bad['shape'] = rels[4]
-    _kpt_path(root, rels[5]).write_text('not a numpy file')
-    bad['text'] = rels[5]
-    np.save(_kpt_path(root, rels[6]), np.zeros((17, 3), np.float32))
-    bad['zero'] = rels[6]
-    return bad
-
-
-def test_bad_files_are_counted_with_paths_and_never_stop_the_epoch(demo_copy):
-    bad = _salt(demo_copy)
+def test_bad_files_are_counted_with_paths_and_never_stop_the_epoch(
+        demo_copy, salt_tree):
+    bad = salt_tree(demo_copy)
     ds = LUPersonKeypointDataset(str(demo_copy), pipeline=PIPELINE)
     issues = {}
     np.random.seed(0)
@@ -138,8 +115,9 @@ def test_bad_files_are_counted_with_paths_and_never_stop_the_epoch(demo_copy):
 
 
 @pytest.mark.parametrize('key', ['empty', 'text'])
-def test_strict_mode_stops_at_the_bad_file_and_names_it(demo_copy, key):
-    bad = _salt(demo_copy)
+def test_strict_mode_stops_at_the_bad_file_and_names_it(
+        demo_copy, salt_tree, key):
+    bad = salt_tree(demo_copy)
     ds = LUPersonKeypointDataset(
         str(demo_copy), pipeline=PIPELINE, strict=True)
     names = [Path(d['img_path']).name for d in ds.load_data_list()]
