@@ -1,8 +1,8 @@
 from .lup_keypoint_dataset import BadSampleError, LUPersonKeypointDataset
-from .transforms import (KeypointRandomFlip, KeypointRandomResizedCrop,
-                         PartAwareMaskGenerator)
+from .transforms import (KeypointNoise, KeypointRandomFlip,
+                         KeypointRandomResizedCrop, PartAwareMaskGenerator)
 
 __all__ = [
     'LUPersonKeypointDataset', 'BadSampleError', 'KeypointRandomResizedCrop',
-    'KeypointRandomFlip', 'PartAwareMaskGenerator'
+    'KeypointRandomFlip', 'KeypointNoise', 'PartAwareMaskGenerator'
 ]

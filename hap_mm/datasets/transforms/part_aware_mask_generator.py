@@ -157,7 +157,7 @@ class PartAwareMaskGenerator(BaseTransform):
             tuple: ``mask`` and ``part_mask``, bool (B, V, H/p, W/p).
         """
         B, V, N = keypoints.shape[0], self.num_views, self.num_patches
-        parts = self._part_patches(keypoints, scores)  # (B, P, N)
+        parts = self.part_patches(keypoints, scores)  # (B, P, N)
         prio = self._part_priority(parts, rng)  # (B, V, N)
         prio = prio.reshape(B * V, N)
         if self.release_compatible:
@@ -177,7 +177,7 @@ class PartAwareMaskGenerator(BaseTransform):
             shape)
 
     # ------------------------------------------------------------- details
-    def _part_patches(self, keypoints: np.ndarray,
+    def part_patches(self, keypoints: np.ndarray,
                       scores: np.ndarray) -> np.ndarray:
         """Patches of each body part: bool (B, num_parts, N)."""
         B = keypoints.shape[0]
