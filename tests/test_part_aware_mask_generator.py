@@ -73,7 +73,7 @@ def test_low_score_keypoints_define_no_part(person_keypoints):
 
 def _body_hit_rate(gen, kpts, scores, rng):
     """P(masked) for patches inside the body's part boxes."""
-    body = gen._part_patches(kpts, scores).any(1)  # (B, N)
+    body = gen.part_patches(kpts, scores).any(1)  # (B, N)
     mask, _ = gen.generate(kpts, scores, rng)
     mask = mask.reshape(len(kpts), gen.num_views, -1)
     return (mask & body[:, None]).sum() / (body.sum() * gen.num_views)
@@ -103,7 +103,7 @@ def test_part_priority_follows_spec_statistics():
     scores = np.zeros((4000, 17))
     kpts[:, [5, 7, 9]] = [(20, 20), (20, 100), (20, 180)]
     scores[:, [5, 7, 9]] = 1
-    parts = gen._part_patches(kpts, scores)
+    parts = gen.part_patches(kpts, scores)
     assert (parts.sum(-1)[:, 1] == 11).all() and parts.sum() == 4000 * 11
     prio = gen._part_priority(parts, rng)[:, 0]
     assert not (prio & ~parts[:, 1]).any()
