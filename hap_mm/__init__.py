@@ -5,6 +5,6 @@ registries (scope ``mmpretrain``); configs load it with
 ``custom_imports = dict(imports=['hap_mm'], allow_failed_imports=False)``.
 """
 from .version import __version__
-from . import datasets, engine, models, visualization  # noqa: F401,E402
+from . import datasets, engine, models, utils, visualization  # noqa: F401,E402
 
 __all__ = ['__version__']

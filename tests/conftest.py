@@ -1,4 +1,5 @@
 """Shared fixtures. ``tests/`` is not a package (see pyproject.toml)."""
+import json
 import os
 import shutil
 import subprocess
@@ -45,6 +46,38 @@ def run_tool(args, timeout=600, cwd=REPO, env=None) -> subprocess.CompletedProce
 @pytest.fixture
 def tool():
     return run_tool
+
+
+def _train_demo(work_dir, *options, resume=False, check=True,
+                config='configs/hap/hap_demo.py'):
+    """``tools/train.py`` on a config with ``--cfg-options``; asserts rc 0."""
+    args = ['tools/train.py', config, '--work-dir', work_dir]
+    if resume:
+        args.append('--resume')
+    if options:
+        args += ['--cfg-options', *options]
+    proc = run_tool(args)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture
+def train_demo():
+    return _train_demo
+
+
+def _scalars(work_dir: Path) -> list:
+    """Records of the newest run's ``vis_data/scalars.json``."""
+    runs = sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
+    assert runs, f'no scalars.json under {work_dir}'
+    with open(runs[-1]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+@pytest.fixture
+def scalars():
+    return _scalars
 
 
 def _person_keypoints(rng: np.random.RandomState, batch: int,

@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 
 from hap_mm.datasets.coco_keypoints import flip_permutation
-from hap_mm.datasets.transforms import (KeypointRandomFlip,
-                                        KeypointRandomResizedCrop)
+from hap_mm.datasets.transforms import (
+    KeypointRandomFlip,
+    KeypointRandomResizedCrop,
+)
 
 
 def _results(h=200, w=100, kpts=None, vis=None):

@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 
 from hap_mm.datasets import BadSampleError, LUPersonKeypointDataset
-from hap_mm.datasets.keypoint_io import (UnsafePickleError, load_path_list,
-                                         safe_load_npy)
+from hap_mm.datasets.keypoint_io import (
+    UnsafePickleError,
+    load_path_list,
+    safe_load_npy,
+)
 
 PIPELINE = [
     dict(type='KeypointRandomResizedCrop', scale=(256, 128)),

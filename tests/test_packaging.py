@@ -68,8 +68,9 @@ print(type(MODELS.build(cfg.model)).__name__)
 
 
 def test_editable_install_ships_configs_and_tools_for_mim():
-    import hap_mm
     from mim.utils import get_installed_path
+
+    import hap_mm
     root = Path(get_installed_path('hap_mm'))
     mim = root / '.mim'
     assert (mim / 'configs' / 'hap' / 'hap_demo.py').is_file()

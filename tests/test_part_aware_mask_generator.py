@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from hap_mm.datasets.transforms import PartAwareMaskGenerator
-from hap_mm.datasets.transforms.part_aware_mask_generator import \
-    RELEASE_PART_RATE
+from hap_mm.datasets.transforms.part_aware_mask_generator import (
+    RELEASE_PART_RATE,
+)
 
 
 def _adversarial_keypoints(rng, batch):

@@ -4,9 +4,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from hap_mm.datasets.transforms import (KeypointRandomFlip,
-                                        KeypointRandomResizedCrop,
-                                        PartAwareMaskGenerator)
+from hap_mm.datasets.transforms import (
+    KeypointRandomFlip,
+    KeypointRandomResizedCrop,
+    PartAwareMaskGenerator,
+)
 
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=32)
 KEYPOINTS = arrays(np.float32, (1, 17, 2), elements=ANY_FLOAT)

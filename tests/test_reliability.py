@@ -1,6 +1,5 @@
 """Bad data, interrupted runs, distributed equality, determinism, errors."""
 import hashlib
-import json
 import os
 import re
 import signal
@@ -25,29 +24,15 @@ def _tree_hash(root: Path) -> dict:
     }
 
 
-def _train(tool, work_dir, *options, resume=False, check=True):
-    args = ['tools/train.py', CONFIG, '--work-dir', work_dir]
-    if resume:
-        args.append('--resume')
-    if options:
-        args += ['--cfg-options', *options]
-    proc = tool(args)
-    if check:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
 
 
-def _records(work_dir: Path):
-    runs = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    with open(runs[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def test_salted_tree_trains_logs_every_bad_file_and_is_not_modified(
-        tool, demo_copy, salt_tree, tmp_path):
+        train_demo, demo_copy, salt_tree, tmp_path):
     bad = salt_tree(demo_copy)
     before = _tree_hash(demo_copy)
-    proc = _train(tool, tmp_path / 'work',
+    proc = train_demo(tmp_path / 'work',
                   f'train_dataloader.dataset.data_root={demo_copy}',
                   'train_dataloader.dataset.ann_file=', 'train_cfg.max_epochs=2')
     log = proc.stdout + proc.stderr
@@ -68,9 +53,9 @@ def test_salted_tree_trains_logs_every_bad_file_and_is_not_modified(
 
 
 def test_strict_run_stops_at_the_first_bad_file_and_names_it(
-        tool, demo_copy, salt_tree, tmp_path):
+        train_demo, demo_copy, salt_tree, tmp_path):
     bad = salt_tree(demo_copy)
-    proc = _train(tool, tmp_path / 'work',
+    proc = train_demo(tmp_path / 'work',
                   f'train_dataloader.dataset.data_root={demo_copy}',
                   'train_dataloader.dataset.ann_file=',
                   'train_dataloader.dataset.strict=True',
@@ -84,11 +69,11 @@ def test_strict_run_stops_at_the_first_bad_file_and_names_it(
 
 
 def test_kill_9_after_a_checkpoint_then_resume_matches_uninterrupted(
-        repo_root, tool, tmp_path):
+        scalars, train_demo, repo_root, tmp_path):
     opts = ['default_hooks.checkpoint.interval=1',
             'default_hooks.checkpoint.max_keep_ckpts=-1']
     full = tmp_path / 'full'
-    _train(tool, full, 'train_cfg.max_epochs=8', *opts)
+    train_demo(full, 'train_cfg.max_epochs=8', *opts)
     killed = tmp_path / 'killed'
     proc = subprocess.Popen(
         [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(killed),
@@ -102,23 +87,23 @@ def test_kill_9_after_a_checkpoint_then_resume_matches_uninterrupted(
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / 'epoch_8.pth').exists()
-    out = _train(tool, killed, 'train_cfg.max_epochs=8', *opts, resume=True)
+    out = train_demo(killed, 'train_cfg.max_epochs=8', *opts, resume=True)
     assert 'resumed epoch:' in out.stdout + out.stderr
-    a, b = _records(full)[-1], _records(killed)[-1]
+    a, b = scalars(full)[-1], scalars(killed)[-1]
     assert (a['epoch'], a['iter']) == (b['epoch'], b['iter']) == (8, a['iter'])
     assert a['lr'] == pytest.approx(b['lr'], rel=1e-9)
 
 
-def test_a_save_killed_midway_does_not_break_resume(tool, tmp_path):
+def test_a_save_killed_midway_does_not_break_resume(train_demo, tmp_path):
     work = tmp_path / 'work'
-    _train(tool, work, 'train_cfg.max_epochs=2',
+    train_demo(work, 'train_cfg.max_epochs=2',
            'default_hooks.checkpoint.interval=1')
     # what a kill during the next save leaves: a partial temp file and,
     # at worst, an empty last_checkpoint record
     (work / '.epoch_3.pth.tmp').write_bytes(
         (work / 'epoch_2.pth').read_bytes()[:1000])
     (work / 'last_checkpoint').write_text('')
-    out = _train(tool, work, 'train_cfg.max_epochs=3',
+    out = train_demo(work, 'train_cfg.max_epochs=3',
                  'default_hooks.checkpoint.interval=1', resume=True)
     assert 'resumed epoch: 2' in out.stdout + out.stderr
     assert (work / 'epoch_3.pth').exists()
@@ -126,13 +111,13 @@ def test_a_save_killed_midway_does_not_break_resume(tool, tmp_path):
 
 
 def test_same_seed_same_first_losses_different_seed_different(
-        tool, tmp_path):
+        scalars, train_demo, tmp_path):
     opts = ('train_cfg.max_epochs=2', 'default_hooks.logger.interval=1')
 
     def first_losses(name, seed):
-        _train(tool, tmp_path / name, *opts, f'randomness.seed={seed}')
+        train_demo(tmp_path / name, *opts, f'randomness.seed={seed}')
         return [(r['loss_rec'], r['loss_align'])
-                for r in _records(tmp_path / name)[:5]]
+                for r in scalars(tmp_path / name)[:5]]
 
     a, b, c = first_losses('a', 0), first_losses('b', 0), first_losses('c', 1)
     assert len(a) == 5 and a == b

@@ -1,5 +1,4 @@
 """End-to-end runs of the demo config through the real launchers (CPU)."""
-import json
 import math
 import os
 import re
@@ -13,28 +12,15 @@ import torch
 CONFIG = 'configs/hap/hap_demo.py'
 
 
-def _records(work_dir: Path):
-    runs = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    assert runs, f'no scalars.json under {work_dir}'
-    with open(runs[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
-def _train(tool, work_dir, *options, resume=False):
-    args = ['tools/train.py', CONFIG, '--work-dir', work_dir]
-    if resume:
-        args.append('--resume')
-    if options:
-        args += ['--cfg-options', *options]
-    proc = tool(args)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
 
 
-def test_demo_training_losses_fall_and_checkpoint_is_saved(tool, tmp_path):
+def test_demo_training_losses_fall_and_checkpoint_is_saved(
+        scalars, train_demo, tmp_path):
     work = tmp_path / 'demo'
-    proc = _train(tool, work)
-    records = [r for r in _records(work) if 'loss_rec' in r]
+    proc = train_demo(work)
+    records = [r for r in scalars(work) if 'loss_rec' in r]
     assert len(records) >= 10
     first = sum(r['loss_rec'] for r in records[:3]) / 3
     last = sum(r['loss_rec'] for r in records[-3:]) / 3
@@ -48,21 +34,20 @@ def test_demo_training_losses_fall_and_checkpoint_is_saved(tool, tmp_path):
 
 
 def test_resume_continues_iteration_and_lr_of_an_uninterrupted_run(
-        tool, tmp_path):
+        scalars, train_demo, tmp_path):
     full, part = tmp_path / 'full', tmp_path / 'part'
     opts = ('train_cfg.max_epochs=4', 'default_hooks.checkpoint.interval=1')
-    _train(tool, full, *opts)
-    _train(tool, part, 'train_cfg.max_epochs=2',
+    train_demo(full, *opts)
+    train_demo(part, 'train_cfg.max_epochs=2',
            'default_hooks.checkpoint.interval=1')
-    proc = _train(tool, part, *opts, resume=True)
+    proc = train_demo(part, *opts, resume=True)
     assert 'resumed epoch: 2' in proc.stdout + proc.stderr
-    a, b = _records(full)[-1], _records(part)[-1]
+    a, b = scalars(full)[-1], scalars(part)[-1]
     assert a['iter'] == b['iter'] and a['epoch'] == b['epoch'] == 4
     assert a['lr'] == pytest.approx(b['lr'], rel=1e-9)
 
 
-def test_dist_train_sh_runs_two_cpu_processes(repo_root, demo_root,
-                                             tmp_path):
+def test_dist_train_sh_runs_two_cpu_processes(repo_root, demo_root, tmp_path):
     """Two gloo processes split each epoch: half the iterations of one."""
     env = dict(
         os.environ, PYTHON=sys.executable, PORT='29633', PYTHONUNBUFFERED='1')

@@ -9,10 +9,14 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import get as get_bytes
 from mmengine.logging import print_log
-
 from mmpretrain.registry import DATASETS, TRANSFORMS
-from .keypoint_io import (keypoints_from_object, load_path_list,
-                          safe_load_npy, split_keypoints)
+
+from .keypoint_io import (
+    keypoints_from_object,
+    load_path_list,
+    safe_load_npy,
+    split_keypoints,
+)
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 

@@ -22,12 +22,12 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
+from mmpretrain.registry import DATASETS, TRANSFORMS
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
 from hap_mm.datasets.transforms import KeypointNoise
-from mmpretrain.registry import DATASETS, TRANSFORMS
+from hap_mm.utils import load_config
 
 # (label, KeypointNoise kwargs)
 NOISE_SETTINGS: List[Tuple[str, dict]] = [
@@ -117,10 +117,7 @@ def table(rows: List[Tuple[str, Dict[str, float]]], header: str) -> str:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_config(args.config, args.cfg_options)
     np.random.seed(args.seed)
     kpts, scores, generator = crops(cfg, args.repeats)
     rows = [(label, statistics(generator, kpts, scores, noise))

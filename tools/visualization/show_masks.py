@@ -13,12 +13,12 @@ import os.path as osp
 import mmcv
 import numpy as np
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
+from mmpretrain.registry import DATASETS
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
+from hap_mm.utils import load_config
 from hap_mm.visualization import HAPVisualizer
-from mmpretrain.registry import DATASETS
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,10 +47,7 @@ def build_unpacked_dataset(cfg: Config):
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_config(args.config, args.cfg_options)
     dataset, mask_cfg = build_unpacked_dataset(cfg)
     patch = mask_cfg.get('patch_size', 16)
     score_thr = mask_cfg.get('score_thr', 0.3)

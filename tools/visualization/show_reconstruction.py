@@ -20,14 +20,14 @@ import os.path as osp
 import mmcv
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dataset import default_collate
-from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS, MODELS
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
 from hap_mm.models.utils import extract_state_dict, load_checkpoint_file
+from hap_mm.utils import load_config
 from hap_mm.visualization import HAPVisualizer, grey_patches
-from mmpretrain.registry import DATASETS, MODELS
 
 
 def parse_args() -> argparse.Namespace:
@@ -95,10 +95,7 @@ def to_uint8(img: torch.Tensor, preprocessor) -> np.ndarray:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
     state = extract_state_dict(
         load_checkpoint_file(args.checkpoint, args.unsafe_load))

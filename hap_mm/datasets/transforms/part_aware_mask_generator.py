@@ -4,8 +4,8 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-
 from mmpretrain.registry import TRANSFORMS
+
 from ..coco_keypoints import BODY_PARTS, NUM_KEYPOINTS
 
 _SEG_A = np.array([a for segs in BODY_PARTS.values() for a, _ in segs])

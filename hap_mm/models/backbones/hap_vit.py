@@ -8,8 +8,12 @@ from mmpretrain.models import VisionTransformer
 from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 
-from ..utils.checkpoint import (CheckpointLoadError, extract_state_dict,
-                                load_checkpoint_file, to_vit_state_dict)
+from ..utils.checkpoint import (
+    CheckpointLoadError,
+    extract_state_dict,
+    load_checkpoint_file,
+    to_vit_state_dict,
+)
 from ..utils.pos_embed import rect_sincos_pos_embed
 
 

@@ -1,9 +1,9 @@
 """MAE decoder for rectangular patch grids."""
 from typing import Sequence, Union
 
+import torch
 from mmpretrain.models.necks import MAEPretrainDecoder
 from mmpretrain.registry import MODELS
-import torch
 
 from ..utils.pos_embed import rect_sincos_pos_embed
 
