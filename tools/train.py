@@ -12,6 +12,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from hap_mm.engine.runner.hap_runner import latest_checkpoint
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model')
@@ -115,8 +117,7 @@ def main() -> None:
               if 'runner_type' not in cfg else RUNNERS.build(cfg))
     runner.train()
     if runner.rank == 0:
-        last = osp.join(runner.work_dir, 'last_checkpoint')
-        ckpt = open(last).read().strip() if osp.exists(last) else 'none'
+        ckpt = latest_checkpoint(runner.work_dir) or 'none'
         print(f'\nwork dir: {osp.abspath(runner.work_dir)}\n'
               f'log: {osp.abspath(runner.log_dir)}\n'
               f'last checkpoint: {ckpt}')
