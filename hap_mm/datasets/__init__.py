@@ -1,8 +1,21 @@
+from .attribute_pickle_dataset import AttributePickleDataset
 from .lup_keypoint_dataset import BadSampleError, LUPersonKeypointDataset
-from .transforms import (KeypointNoise, KeypointRandomFlip,
-                         KeypointRandomResizedCrop, PartAwareMaskGenerator)
+from .market1501 import Market1501
+from .msmt17 import MSMT17
+from .pa100k import PA100K
+from .peta import PETA
+from .rap import RAP
+from .samplers import IdentityBalancedSampler
+from .transforms import (
+    KeypointNoise,
+    KeypointRandomFlip,
+    KeypointRandomResizedCrop,
+    PartAwareMaskGenerator,
+)
 
 __all__ = [
     'LUPersonKeypointDataset', 'BadSampleError', 'KeypointRandomResizedCrop',
-    'KeypointRandomFlip', 'KeypointNoise', 'PartAwareMaskGenerator'
+    'KeypointRandomFlip', 'KeypointNoise', 'PartAwareMaskGenerator',
+    'Market1501', 'MSMT17', 'PA100K', 'PETA', 'RAP', 'AttributePickleDataset',
+    'IdentityBalancedSampler'
 ]

@@ -1,3 +1,4 @@
 from .hap_pretrain_head import HAPPretrainHead
+from .reid_head import ReIDHead
 
-__all__ = ['HAPPretrainHead']
+__all__ = ['HAPPretrainHead', 'ReIDHead']

@@ -1,5 +1,9 @@
-from .checkpoint import (CheckpointLoadError, extract_state_dict,
-                         load_checkpoint_file, to_vit_state_dict)
+from .checkpoint import (
+    CheckpointLoadError,
+    extract_state_dict,
+    load_checkpoint_file,
+    to_vit_state_dict,
+)
 from .pos_embed import rect_sincos_pos_embed
 
 __all__ = [
