@@ -7,12 +7,11 @@ import argparse
 import os
 import os.path as osp
 
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from hap_mm.engine.runner.hap_runner import latest_checkpoint
+from hap_mm.engine.runner.hap_runner import init_cpu_process_group, latest_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -89,24 +88,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     return cfg
-
-
-def init_cpu_process_group(cfg: Config) -> None:
-    """Start a gloo group for CPU-only distributed runs.
-
-    mmengine's ``init_dist`` pins a CUDA device per rank, which fails
-    without GPUs; with the group already initialised the Runner skips it,
-    and ``HAPDistributedDataParallel`` wraps the CPU model.
-    """
-    if cfg.launcher == 'none' or torch.cuda.is_available():
-        return
-    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-    if cfg.launcher != 'pytorch':
-        raise RuntimeError(
-            f'--launcher {cfg.launcher} without GPUs is not supported; use '
-            'tools/dist_train.sh (torchrun) for CPU data parallel runs')
-    if not torch.distributed.is_initialized():
-        torch.distributed.init_process_group(backend='gloo')
 
 
 def main() -> None:

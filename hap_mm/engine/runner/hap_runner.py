@@ -26,6 +26,24 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     return found[0] if found else None
 
 
+def init_cpu_process_group(cfg) -> None:
+    """Start a gloo group for CPU-only distributed runs.
+
+    mmengine's ``init_dist`` pins a CUDA device per rank, which fails
+    without GPUs; with the group already initialised the Runner skips it,
+    and ``HAPDistributedDataParallel`` wraps the CPU model.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(
+            f'--launcher {cfg.launcher} without GPUs is not supported; use '
+            'tools/dist_train.sh (torchrun) for CPU data parallel runs')
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend='gloo')
+
+
 @RUNNERS.register_module()
 class HAPRunner(Runner):
     """``Runner`` that loads checkpoints safely and saves them atomically.
