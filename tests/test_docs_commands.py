@@ -62,7 +62,10 @@ def test_documented_command_is_real(doc, command):
             assert proc.returncode == 0, proc.stderr[-1500:]
             return
         tool = args[0]
-        proc = subprocess.run([sys.executable, tool, '--help'],
+        run = [sys.executable, '-m', args[1]] if tool == '-m' else [
+            sys.executable, tool
+        ]
+        proc = subprocess.run(run + ['--help'],
                               cwd=REPO,
                               capture_output=True,
                               text=True,
