@@ -1,4 +1,5 @@
 """Human-part-guided, block-wise mask generation (HAP), run in the pipeline."""
+import functools
 import math
 from typing import Optional, Sequence, Tuple, Union
 
@@ -22,6 +23,28 @@ _PART_OF_SEGMENT = (np.arange(NUM_PARTS)[:, None] == _SEG_PART[None]).astype(
 RELEASE_PART_RATE = 0.01
 
 PRIO_PART, PRIO_BLOCK = 2.0, 1.0
+
+
+@functools.lru_cache(maxsize=8)
+def _rectangles(gh: int, gw: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Every axis-aligned rectangle of a gh x gw grid, as patch masks.
+
+    Returns:
+        tuple: ``rects`` bool (num_rects, gh * gw) and ``base`` int
+        (gh + 1, gw + 1): the rectangle of height h, width w at (top, left)
+        is ``rects[base[h, w] + top * (gw - w + 1) + left]``.
+    """
+    base = np.zeros((gh + 1, gw + 1), dtype=int)
+    rects = []
+    for h in range(1, gh + 1):
+        for w in range(1, gw + 1):
+            base[h, w] = len(rects)
+            for top in range(gh - h + 1):
+                for left in range(gw - w + 1):
+                    r = np.zeros((gh, gw), dtype=bool)
+                    r[top:top + h, left:left + w] = True
+                    rects.append(r.ravel())
+    return np.stack(rects), base
 
 
 def _check_grid(input_size: Tuple[int, int], patch_size: int) -> None:
@@ -223,6 +246,12 @@ class PartAwareMaskGenerator(BaseTransform):
     def _block_fill(self, taken: np.ndarray, rng) -> np.ndarray:
         """BEiT-style blocks filling ``num_mask - taken`` per row.
 
+        Each attempt draws a block of area U(min_block_patches, remaining)
+        and log-uniform aspect at a random position, and keeps it when it
+        adds between 1 and ``remaining`` patches. All random numbers are
+        drawn at once; blocks are looked up in a table of every rectangle of
+        the grid; the loop runs over attempts, vectorised over rows.
+
         Args:
             taken (np.ndarray): bool (R, N), patches already selected.
 
@@ -231,31 +260,33 @@ class PartAwareMaskGenerator(BaseTransform):
         """
         if not self.block_wise:
             return taken.copy()
-        R = taken.shape[0]
+        R, K = taken.shape[0], self.max_block_attempts
         gh, gw = self.grid
-        acc = taken.reshape(R, gh, gw).copy()
-        rows = np.arange(gh)[None, :, None]
-        cols = np.arange(gw)[None, None, :]
-        for _ in range(self.max_block_attempts):
-            remaining = self.num_mask - acc.sum((1, 2))
+        rects, base = _rectangles(gh, gw)
+        u = rng.random_sample((4, K, R))
+        root_aspect = np.exp(
+            (self.log_aspect[0] +
+             (self.log_aspect[1] - self.log_aspect[0]) * u[1]) / 2)
+        lo = self.min_block_patches
+        acc = taken.copy()
+        count = acc.sum(1)
+        for k in range(K):
+            remaining = self.num_mask - count
             if not (remaining > 0).any():
                 break
-            area = rng.uniform(self.min_block_patches,
-                               np.maximum(self.min_block_patches, remaining))
-            aspect = np.exp(rng.uniform(*self.log_aspect, size=R))
-            h = np.rint(np.sqrt(area * aspect)).astype(int)
-            w = np.rint(np.sqrt(area / aspect)).astype(int)
-            fits = (h <= gh) & (w <= gw)
-            top = (rng.random_sample(R) * np.maximum(gh - h + 1, 1)).astype(
-                int)[:, None, None]
-            left = (rng.random_sample(R) * np.maximum(gw - w + 1, 1)).astype(
-                int)[:, None, None]
-            new = ((rows >= top) & (rows < top + h[:, None, None])
-                   & (cols >= left) & (cols < left + w[:, None, None]) & ~acc)
-            gained = new.sum((1, 2))
+            side = np.sqrt(lo + u[0, k] * (np.maximum(lo, remaining) - lo))
+            h = np.rint(side * root_aspect[k]).astype(int)
+            w = np.rint(side / root_aspect[k]).astype(int)
+            fits = (h >= 1) & (h <= gh) & (w >= 1) & (w <= gw)
+            h, w = np.clip(h, 1, gh), np.clip(w, 1, gw)
+            top = (u[2, k] * (gh - h + 1)).astype(int)
+            left = (u[3, k] * (gw - w + 1)).astype(int)
+            new = rects[base[h, w] + top * (gw - w + 1) + left] & ~acc
+            gained = new.sum(1)
             ok = fits & (gained > 0) & (gained <= remaining)
-            acc |= new & ok[:, None, None]
-        return acc.reshape(R, -1)
+            acc[ok] |= new[ok]
+            count += gained * ok
+        return acc
 
     def _make_views_differ(self, mask: np.ndarray, rng) -> np.ndarray:
         """Swap one masked and one visible patch where a view repeats view 0.

@@ -1,0 +1,448 @@
+"""HAP's cost against its own baselines, every ratio measured in one run.
+
+Each comparison interleaves the two variants and reports the median of
+``--repeats`` timings, so machine noise hits both sides alike.
+
+- step_time_ratio_vs_mae: HAP training step (2 part-masked views, alignment)
+  over the 1-view MAE step (same HAP model, align off), same ViT/batch/ratio.
+- peak_mem_ratio_vs_mae: peak memory of the same two steps (CPU: RSS growth
+  in a fresh process per variant; CUDA: max allocated).
+- batched_vs_sequential_views: the batched HAP step over the same step with
+  the two views encoded one after the other (the release's way).
+- pipeline_ratio_vs_mae: images/s of the HAP pipeline over mmpretrain's MAE
+  pipeline (decode, crop, flip, [masks], pack) on the demo crops.
+- mask_speedup_vs_loop: per-sample time of a per-sample Python loop of the
+  same masking algorithm (below) over PartAwareMaskGenerator's.
+- flops_*: forward FLOPs (mmengine's FlopAnalyzer) of HAP vs MAE.
+
+    python tools/analysis/benchmark.py --quick --json work_dirs/bench.json
+"""
+import argparse
+import gc
+import json
+import math
+import os
+import os.path as osp
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable, Dict
+
+import mmcv
+import mmengine
+import mmpretrain
+import numpy as np
+import torch
+from mmengine.dataset import Compose
+from mmpretrain.registry import MODELS, TRANSFORMS
+from mmpretrain.structures import DataSample
+
+import hap_mm  # noqa: F401  (registers hap_mm modules)
+from hap_mm.datasets.coco_keypoints import BODY_PARTS
+from hap_mm.datasets.keypoint_io import keypoints_from_object, safe_load_npy
+from hap_mm.datasets.transforms import PartAwareMaskGenerator
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ARCHS = {
+    'b': ('b', 768, 512, 8, 16),
+    's': ('s', 768, 256, 2, 8),
+    'tiny': (dict(embed_dims=64, num_layers=2, num_heads=2,
+                  feedforward_channels=128), 64, 32, 1, 2),
+}
+
+
+# --------------------------------------------------------------- models
+def build_model(arch: str, views: int, align: bool) -> torch.nn.Module:
+    vit_arch, dim, dec_dim, dec_depth, dec_heads = ARCHS[arch]
+    if arch == 's':
+        dim = 384
+    model = MODELS.build(
+        dict(
+            type='HAP',
+            backbone=dict(
+                type='HAPViT', arch=vit_arch, img_size=(256, 128),
+                out_type='raw'),
+            neck=dict(
+                type='HAPPretrainDecoder',
+                grid_size=(16, 8),
+                embed_dim=dim,
+                decoder_embed_dim=dec_dim,
+                decoder_depth=dec_depth,
+                decoder_num_heads=dec_heads),
+            head=dict(
+                type='HAPPretrainHead',
+                grid_size=(16, 8),
+                norm_pix=True,
+                loss=dict(type='PixelReconstructionLoss', criterion='L2')),
+            align_loss=dict(type='StructureInvariantAlignLoss')
+            if align else None))
+    model.init_weights()
+    return model
+
+
+def sequential_loss(model, x: torch.Tensor, mask: torch.Tensor) -> dict:
+    """HAP's losses with the views encoded one after the other."""
+    rec, cls = [], []
+    for v in range(mask.shape[1]):
+        latent, m, ids = model.backbone(x, mask[:, v])
+        rec.append(model.head.loss(model.neck(latent, ids), x, m))
+        cls.append(latent[:, 0])
+    return dict(
+        loss_rec=sum(rec) / len(rec), loss_align=model.align_loss(*cls))
+
+
+def demo_keypoints(num: int) -> np.ndarray:
+    """(num, 17, 3) demo keypoints scaled into 256 x 128 crops."""
+    rows = []
+    for name in sorted(os.listdir(osp.join(ROOT, 'data/demo/keypoints/coco'))):
+        with open(osp.join(ROOT, 'data/demo/keypoints/coco', name), 'rb') as f:
+            kpts = keypoints_from_object(safe_load_npy(f.read()))
+        img = osp.join(ROOT, 'data/demo/images/coco', name[:-4] + '.jpg')
+        h, w = mmcv.imread(img).shape[:2]
+        kpts[:, 0] *= 128 / w
+        kpts[:, 1] *= 256 / h
+        rows.append(kpts)
+    return np.stack([rows[i % len(rows)] for i in range(num)])
+
+
+def make_masks(batch: int, views: int, part_guided: bool) -> torch.Tensor:
+    gen = PartAwareMaskGenerator(
+        num_views=views, part_guided=part_guided, block_wise=part_guided)
+    kpts = demo_keypoints(batch)
+    mask, _ = gen.generate(kpts[..., :2], kpts[..., 2])
+    return torch.from_numpy(mask.reshape(batch, views, -1))
+
+
+def step_fn(model, x, mask, sequential=False) -> Callable[[], None]:
+    optim = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    samples = [DataSample(mask=m) for m in mask]
+
+    def step():
+        losses = (sequential_loss(model, x, mask)
+                  if sequential else model.loss(x, samples))
+        optim.zero_grad()
+        sum(losses.values()).backward()
+        optim.step()
+        if x.is_cuda:
+            torch.cuda.synchronize()
+
+    return step
+
+
+def interleaved_medians(fns: Dict[str, Callable[[], None]],
+                        repeats: int) -> Dict[str, float]:
+    """Median seconds per call of each function, timed in turn."""
+    for fn in fns.values():  # warm-up
+        fn()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def flops(model, x, mask) -> float:
+    from mmengine.analysis import FlopAnalyzer
+
+    class Forward(torch.nn.Module):
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x, mask):
+            latent, _, ids = self.model.backbone(x, mask)
+            return self.model.neck(latent, ids)
+
+    analyzer = FlopAnalyzer(Forward(model), (x, mask))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    return float(analyzer.total())
+
+
+# ----------------------------------------------------- peak memory (CPU)
+def peak_memory(args, variant: str) -> float:
+    """Bytes of memory growth during one step of ``variant``."""
+    if args.device.startswith('cuda'):
+        model, x, mask = _setup(args, variant)
+        fn = step_fn(model, x, mask)
+        fn()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        return float(torch.cuda.max_memory_allocated() - base)
+    out = subprocess.run([
+        sys.executable, __file__, '--measure-mem', variant, '--arch',
+        args.arch, '--batch-size',
+        str(args.batch_size)
+    ],
+                         capture_output=True,
+                         text=True,
+                         check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _setup(args, variant: str):
+    views = 2 if variant == 'hap' else 1
+    torch.manual_seed(0)
+    model = build_model(args.arch, views, align=views == 2).to(args.device)
+    x = torch.randn(args.batch_size, 3, 256, 128, device=args.device)
+    mask = make_masks(args.batch_size, views, views == 2).to(args.device)
+    return model, x, mask
+
+
+def _rss() -> int:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def measure_mem_child(args) -> None:
+    """In a fresh process: peak RSS above the starting RSS during one step
+    (sampled every 0.5 ms), after a warm-up step that allocates the
+    optimizer state, so what remains is the step's working memory."""
+    model, x, mask = _setup(args, args.measure_mem)
+    fn = step_fn(model, x, mask)
+    fn()
+    gc.collect()
+    start, peak, done = _rss(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    fn()
+    done.set()
+    thread.join()
+    print(max(peak[0], _rss()) - start)
+
+
+# -------------------------------------------------------------- pipeline
+def pipeline_rates(num_images: int, repeats: int) -> Dict[str, float]:
+    files = []
+    for sub in sorted(os.listdir(osp.join(ROOT, 'data/demo/images'))):
+        folder = osp.join(ROOT, 'data/demo/images', sub)
+        files += [osp.join(folder, n) for n in sorted(os.listdir(folder))]
+    files = files[:num_images]
+    samples = []
+    for path in files:
+        rel = osp.relpath(path, osp.join(ROOT, 'data/demo/images'))
+        with open(osp.join(ROOT, 'data/demo/keypoints', rel[:-4] + '.npy'),
+                  'rb') as f:
+            kpts = keypoints_from_object(safe_load_npy(f.read()))
+        with open(path, 'rb') as f:
+            samples.append((f.read(), kpts))
+    hap = Compose([
+        TRANSFORMS.build(
+            dict(type='KeypointRandomResizedCrop', scale=(256, 128))),
+        TRANSFORMS.build(dict(type='KeypointRandomFlip')),
+        TRANSFORMS.build(dict(type='PartAwareMaskGenerator')),
+        TRANSFORMS.build(dict(type='PackInputs')),
+    ])
+    mae = Compose([
+        TRANSFORMS.build(
+            dict(
+                type='RandomResizedCrop',
+                scale=(256, 128),
+                crop_ratio_range=(0.8, 1.0),
+                interpolation='bicubic')),
+        TRANSFORMS.build(dict(type='RandomFlip', prob=0.5)),
+        TRANSFORMS.build(dict(type='PackInputs')),
+    ])
+
+    def run_hap():
+        for data, kpts in samples:
+            img = mmcv.imfrombytes(data)
+            hap(dict(img=img, img_shape=img.shape[:2],
+                     keypoints=kpts[None, :, :2],
+                     keypoints_visible=kpts[None, :, 2]))
+
+    def run_mae():
+        for data, _ in samples:
+            img = mmcv.imfrombytes(data)
+            mae(dict(img=img, img_shape=img.shape[:2]))
+
+    secs = interleaved_medians(dict(hap=run_hap, mae=run_mae), repeats)
+    return {k: len(samples) / v for k, v in secs.items()}
+
+
+# ------------------------------------------- masking: the per-sample loop
+def loop_masks(gen: PartAwareMaskGenerator, kpts: np.ndarray,
+               scores: np.ndarray) -> np.ndarray:
+    """The same algorithm as ``gen``, written per sample with Python loops:
+    usable keypoints, k random parts, a U(0, max_part_fraction) share of
+    each chosen part's patches first, BEiT blocks drawn one attempt at a
+    time, random fill, exact count with random ties. (The statistics match:
+    tests/test_benchmark.py compares mask counts and part shares.)"""
+    gh, gw = gen.grid
+    n = gh * gw
+    out = np.zeros((gen.num_views, n), bool)
+    usable = [
+        bool(np.isfinite(kpts[j]).all() and np.isfinite(scores[j])
+             and scores[j] >= gen.score_thr and 0 <= kpts[j, 0] < 128
+             and 0 <= kpts[j, 1] < 256) for j in range(17)
+    ]
+    parts = []
+    for segments in BODY_PARTS.values():
+        patches = set()
+        for a, b in segments:
+            if usable[a] and usable[b]:
+                xs = sorted(int(kpts[i, 0] // gen.patch_size) for i in (a, b))
+                ys = sorted(int(kpts[i, 1] // gen.patch_size) for i in (a, b))
+                for r in range(ys[0], ys[1] + 1):
+                    for c in range(xs[0], xs[1] + 1):
+                        patches.add(r * gw + c)
+        parts.append(sorted(patches))
+    for v in range(gen.num_views):
+        prio = set()
+        k = np.random.randint(0, len(parts) + 1)
+        for p in np.random.permutation(len(parts))[:k]:
+            quota = int(math.floor(
+                np.random.uniform(0, gen.max_part_fraction) * len(parts[p])
+                + 0.5))
+            if quota:
+                prio.update(np.random.choice(parts[p], quota, replace=False))
+        taken = set(prio)
+        for _ in range(gen.max_block_attempts):
+            remaining = gen.num_mask - len(taken)
+            if remaining <= 0:
+                break
+            area = np.random.uniform(gen.min_block_patches,
+                                     max(gen.min_block_patches, remaining))
+            aspect = math.exp(np.random.uniform(*gen.log_aspect))
+            h = int(round(math.sqrt(area * aspect)))
+            w = int(round(math.sqrt(area / aspect)))
+            if h > gh or w > gw:
+                continue
+            top = np.random.randint(0, gh - h + 1)
+            left = np.random.randint(0, gw - w + 1)
+            new = {r * gw + c for r in range(top, top + h)
+                   for c in range(left, left + w)} - taken
+            if 0 < len(new) <= remaining:
+                taken |= new
+        score = np.random.random_sample(n)
+        for i in range(n):
+            score[i] += 2.0 if i in prio else (1.0 if i in taken else 0.0)
+        out[v, np.argsort(-score)[:gen.num_mask]] = True
+    return out.reshape(gen.num_views, gh, gw)
+
+
+def mask_times(num: int, repeats: int) -> Dict[str, float]:
+    gen = PartAwareMaskGenerator()
+    kpts = demo_keypoints(num)
+    xy, sc = kpts[..., :2], kpts[..., 2]
+
+    def loop():
+        for i in range(num):
+            loop_masks(gen, xy[i], sc[i])
+
+    def batched():
+        gen.generate(xy, sc)
+
+    def per_sample():
+        for i in range(num):
+            gen(dict(img_shape=(256, 128), keypoints=xy[i:i + 1],
+                     keypoints_visible=sc[i:i + 1]))
+
+    secs = interleaved_medians(
+        dict(loop=loop, batched=batched, per_sample=per_sample), repeats)
+    return {k: v / num for k, v in secs.items()}
+
+
+# ------------------------------------------------------------------ main
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='ViT-S, small batch, few repeats (< 5 min)')
+    parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser.add_argument('--arch', choices=sorted(ARCHS), help='encoder size')
+    parser.add_argument('--batch-size', type=int, help='images per step')
+    parser.add_argument('--repeats', type=int, help='timed repeats')
+    parser.add_argument('--num-images', type=int, default=27,
+                        help='demo images for the pipeline/mask timings')
+    parser.add_argument('--measure-mem', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    on_gpu = args.device.startswith('cuda')
+    defaults = (('s', 8, 3) if args.quick else
+                ('b', 128, 10) if on_gpu else ('b', 32, 5))
+    args.arch = args.arch or defaults[0]
+    args.batch_size = args.batch_size or defaults[1]
+    args.repeats = args.repeats or defaults[2]
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    torch.manual_seed(0)
+    np.random.seed(0)
+    if args.measure_mem:
+        measure_mem_child(args)
+        return
+    res: dict = {}
+    hap, x, hap_mask = _setup(args, 'hap')
+    mae, _, mae_mask = _setup(args, 'mae')
+    mae.load_state_dict(hap.state_dict(), strict=False)
+    steps = interleaved_medians(
+        dict(
+            hap=step_fn(hap, x, hap_mask),
+            mae=step_fn(mae, x, mae_mask),
+            sequential=step_fn(hap, x, hap_mask, sequential=True)),
+        args.repeats)
+    res['step_time_s'] = steps
+    res['step_time_ratio_vs_mae'] = steps['hap'] / steps['mae']
+    res['batched_vs_sequential_views'] = steps['hap'] / steps['sequential']
+    mem = {v: peak_memory(args, v) for v in ('hap', 'mae')}
+    res['peak_mem_bytes'] = mem
+    res['peak_mem_ratio_vs_mae'] = mem['hap'] / mem['mae']
+    rates = pipeline_rates(args.num_images, args.repeats)
+    res['pipeline_images_per_s'] = rates
+    res['pipeline_ratio_vs_mae'] = rates['hap'] / rates['mae']
+    masks = mask_times(args.num_images, args.repeats)
+    res['mask_time_per_sample_s'] = masks
+    res['mask_speedup_vs_loop'] = masks['loop'] / masks['batched']
+    res['mask_speedup_vs_loop_per_sample_transform'] = (
+        masks['loop'] / masks['per_sample'])
+    res['flops_hap_step'] = flops(hap, x[:1], hap_mask[:1])
+    res['flops_mae_step'] = flops(mae, x[:1], mae_mask[:1])
+    res['flops_ratio_vs_mae'] = res['flops_hap_step'] / res['flops_mae_step']
+    res['machine'] = dict(
+        cpu=platform.processor() or platform.machine(),
+        cores=os.cpu_count(),
+        device=args.device,
+        python=platform.python_version(),
+        torch=torch.__version__,
+        mmengine=mmengine.__version__,
+        mmpretrain=mmpretrain.__version__,
+        numpy=np.__version__)
+    res['settings'] = dict(
+        arch=args.arch, batch_size=args.batch_size, repeats=args.repeats,
+        input='256x128', mask_ratio=0.5, num_images=args.num_images,
+        flops_batch=1)
+    print(f"{'measure':40s} {'value':>12s}  target")
+    for key, target in (('step_time_ratio_vs_mae', '<= 2.1'),
+                        ('peak_mem_ratio_vs_mae', '<= 2.1'),
+                        ('batched_vs_sequential_views', '<= 1 (faster)'),
+                        ('pipeline_ratio_vs_mae', '>= 0.9'),
+                        ('mask_speedup_vs_loop', '>= 5 (aim 20)'),
+                        ('mask_speedup_vs_loop_per_sample_transform', ''),
+                        ('flops_ratio_vs_mae', '')):
+        print(f'{key:40s} {res[key]:12.3f}  {target}')
+    print(f"settings: {res['settings']}")
+    if args.json:
+        mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.json)))
+        with open(args.json, 'w') as f:
+            json.dump(res, f, indent=2)
+        print(f'wrote {args.json}')
+
+
+if __name__ == '__main__':
+    main()
