@@ -48,7 +48,7 @@ from hap_mm.datasets.transforms import PartAwareMaskGenerator
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ARCHS = {
     'b': ('b', 768, 512, 8, 16),
-    's': ('s', 768, 256, 2, 8),
+    's': ('deit-s', 384, 256, 2, 8),  # ViT-S/16: 12 layers, 384-d
     'tiny': (dict(embed_dims=64, num_layers=2, num_heads=2,
                   feedforward_channels=128), 64, 32, 1, 2),
 }
@@ -57,8 +57,6 @@ ARCHS = {
 # --------------------------------------------------------------- models
 def build_model(arch: str, views: int, align: bool) -> torch.nn.Module:
     vit_arch, dim, dec_dim, dec_depth, dec_heads = ARCHS[arch]
-    if arch == 's':
-        dim = 384
     model = MODELS.build(
         dict(
             type='HAP',

@@ -26,25 +26,42 @@ PRIO_PART, PRIO_BLOCK = 2.0, 1.0
 
 
 @functools.lru_cache(maxsize=8)
-def _rectangles(gh: int, gw: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Every axis-aligned rectangle of a gh x gw grid, as patch masks.
+def _rectangles(gh: int, gw: int) -> Tuple[list, list]:
+    """Every axis-aligned rectangle of a gh x gw grid, as integer bitmasks.
 
     Returns:
-        tuple: ``rects`` bool (num_rects, gh * gw) and ``base`` int
-        (gh + 1, gw + 1): the rectangle of height h, width w at (top, left)
-        is ``rects[base[h, w] + top * (gw - w + 1) + left]``.
+        tuple: ``rects`` (list of int, bit ``r * gw + c`` set for each
+        patch inside) and ``base`` (nested list, (gh + 1) x (gw + 1)): the
+        rectangle of height h, width w at (top, left) is
+        ``rects[base[h][w] + top * (gw - w + 1) + left]``.
     """
-    base = np.zeros((gh + 1, gw + 1), dtype=int)
+    base = [[0] * (gw + 1) for _ in range(gh + 1)]
     rects = []
     for h in range(1, gh + 1):
         for w in range(1, gw + 1):
-            base[h, w] = len(rects)
+            base[h][w] = len(rects)
+            row = (1 << w) - 1
             for top in range(gh - h + 1):
                 for left in range(gw - w + 1):
-                    r = np.zeros((gh, gw), dtype=bool)
-                    r[top:top + h, left:left + w] = True
-                    rects.append(r.ravel())
-    return np.stack(rects), base
+                    rects.append(
+                        sum(row << ((top + r) * gw + left) for r in range(h)))
+    return rects, base
+
+
+def _to_bits(mask: np.ndarray) -> list:
+    """bool (R, N) -> R Python ints, bit i = patch i."""
+    packed = np.packbits(mask, axis=1, bitorder='little')
+    return [int.from_bytes(row.tobytes(), 'little') for row in packed]
+
+
+def _from_bits(bits: list, n: int) -> np.ndarray:
+    """R Python ints -> bool (R, n)."""
+    nbytes = (n + 7) // 8
+    raw = np.frombuffer(
+        b''.join(b.to_bytes(nbytes, 'little') for b in bits), np.uint8)
+    return np.unpackbits(
+        raw.reshape(len(bits), nbytes), axis=1, count=n,
+        bitorder='little').astype(bool)
 
 
 def _check_grid(input_size: Tuple[int, int], patch_size: int) -> None:
@@ -248,9 +265,11 @@ class PartAwareMaskGenerator(BaseTransform):
 
         Each attempt draws a block of area U(min_block_patches, remaining)
         and log-uniform aspect at a random position, and keeps it when it
-        adds between 1 and ``remaining`` patches. All random numbers are
-        drawn at once; blocks are looked up in a table of every rectangle of
-        the grid; the loop runs over attempts, vectorised over rows.
+        adds between 1 and ``remaining`` patches. All random numbers of all
+        rows are drawn in one call; each row's mask is a Python integer
+        bitmask and blocks come from a table of every rectangle of the grid,
+        so an attempt costs a few integer operations (NumPy calls on tiny
+        arrays cost more than that, which matters in per-sample pipelines).
 
         Args:
             taken (np.ndarray): bool (R, N), patches already selected.
@@ -263,30 +282,32 @@ class PartAwareMaskGenerator(BaseTransform):
         R, K = taken.shape[0], self.max_block_attempts
         gh, gw = self.grid
         rects, base = _rectangles(gh, gw)
-        u = rng.random_sample((4, K, R))
-        root_aspect = np.exp(
-            (self.log_aspect[0] +
-             (self.log_aspect[1] - self.log_aspect[0]) * u[1]) / 2)
+        u = rng.random_sample((R, K, 4))
+        u[..., 1] = np.exp((self.log_aspect[0] + (self.log_aspect[1] -
+                                                  self.log_aspect[0]) *
+                            u[..., 1]) / 2)  # sqrt of the aspect ratio
         lo = self.min_block_patches
-        acc = taken.copy()
-        count = acc.sum(1)
-        for k in range(K):
-            remaining = self.num_mask - count
-            if not (remaining > 0).any():
-                break
-            side = np.sqrt(lo + u[0, k] * (np.maximum(lo, remaining) - lo))
-            h = np.rint(side * root_aspect[k]).astype(int)
-            w = np.rint(side / root_aspect[k]).astype(int)
-            fits = (h >= 1) & (h <= gh) & (w >= 1) & (w <= gw)
-            h, w = np.clip(h, 1, gh), np.clip(w, 1, gw)
-            top = (u[2, k] * (gh - h + 1)).astype(int)
-            left = (u[3, k] * (gw - w + 1)).astype(int)
-            new = rects[base[h, w] + top * (gw - w + 1) + left] & ~acc
-            gained = new.sum(1)
-            ok = fits & (gained > 0) & (gained <= remaining)
-            acc[ok] |= new[ok]
-            count += gained * ok
-        return acc
+        out = []
+        for acc, draws in zip(_to_bits(taken), u.tolist()):
+            count = acc.bit_count()
+            for u_area, root_aspect, u_top, u_left in draws:
+                remaining = self.num_mask - count
+                if remaining <= 0:
+                    break
+                side = math.sqrt(lo + u_area * (max(lo, remaining) - lo))
+                h = round(side * root_aspect)
+                w = round(side / root_aspect)
+                if not (1 <= h <= gh and 1 <= w <= gw):
+                    continue
+                top = int(u_top * (gh - h + 1))
+                left = int(u_left * (gw - w + 1))
+                new = rects[base[h][w] + top * (gw - w + 1) + left] & ~acc
+                gained = new.bit_count()
+                if 0 < gained <= remaining:
+                    acc |= new
+                    count += gained
+            out.append(acc)
+        return _from_bits(out, self.num_patches)
 
     def _make_views_differ(self, mask: np.ndarray, rng) -> np.ndarray:
         """Swap one masked and one visible patch where a view repeats view 0.
