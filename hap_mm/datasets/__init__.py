@@ -1,4 +1,5 @@
 from .attribute_pickle_dataset import AttributePickleDataset
+from .hap_collate import hap_collate
 from .lup_keypoint_dataset import BadSampleError, LUPersonKeypointDataset
 from .market1501 import Market1501
 from .msmt17 import MSMT17
@@ -17,5 +18,5 @@ __all__ = [
     'LUPersonKeypointDataset', 'BadSampleError', 'KeypointRandomResizedCrop',
     'KeypointRandomFlip', 'KeypointNoise', 'PartAwareMaskGenerator',
     'Market1501', 'MSMT17', 'PA100K', 'PETA', 'RAP', 'AttributePickleDataset',
-    'IdentityBalancedSampler'
+    'IdentityBalancedSampler', 'hap_collate'
 ]
