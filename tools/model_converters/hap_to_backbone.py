@@ -6,14 +6,16 @@ prefix='backbone.')``.
     python tools/model_converters/hap_to_backbone.py SRC DST [--img-size H W] [--force]
 """
 import argparse
-import time
+from typing import Optional, Sequence
 
-import hap_mm
-from hap_mm.models.utils import load_checkpoint_file
-from hap_mm.models.utils.backbone_converter import convert_to_backbone, save_atomically
+from hap_mm.models.utils import CheckpointLoadError
+from hap_mm.models.utils.backbone_converter import (
+    convert_checkpoint_file,
+    summarize_keys,
+)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='checkpoint to convert')
     parser.add_argument('dst', help='where to write the backbone weights')
@@ -38,29 +40,30 @@ def parse_args() -> argparse.Namespace:
         '--unsafe-load',
         action='store_true',
         help='allow pickled objects in SRC (only for files you trust)')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
-    checkpoint = load_checkpoint_file(args.src, args.unsafe_load)
-    state_dict, kept, dropped, meta = convert_to_backbone(
-        checkpoint, args.img_size, args.patch_size, args.src_img_size)
-    meta.update(
-        source=args.src,
-        hap_mm_version=hap_mm.__version__,
-        time=time.strftime('%Y-%m-%d %H:%M:%S'),
-        img_size=args.img_size)
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
     try:
-        save_atomically({'state_dict': state_dict, 'meta': meta}, args.dst,
-                        args.force)
-    except FileExistsError as e:
-        raise SystemExit(str(e)) from e
-    print(f'kept {len(kept)} tensors as backbone.*; dropped {len(dropped)}'
-          + (f': {", ".join(sorted(dropped)[:12])}' if dropped else ''))
-    if 'grid' in meta:
+        report = convert_checkpoint_file(
+            args.src, args.dst, args.img_size, args.force, args.unsafe_load,
+            args.patch_size, args.src_img_size)
+    except (FileExistsError, CheckpointLoadError) as e:
+        raise SystemExit(f'error: {e}') from e
+    meta = report['meta']
+    print(f'source: {meta["src_format"]}')
+    print(f'kept {len(report["kept"])} tensors as backbone.*: '
+          f'{summarize_keys(report["kept"])}')
+    dropped = report['dropped']
+    print(f'dropped {len(dropped)}' +
+          (f': {summarize_keys(dropped)}' if dropped else ''))
+    if 'grid' in meta and meta['grid'] != meta['src_grid']:
         print(f'pos_embed resized from grid {meta["src_grid"]} to '
-              f'{meta["grid"]}')
+              f'{meta["grid"]} (bicubic, CLS kept)')
+    elif 'grid' in meta:
+        print(f'pos_embed kept at grid {meta["grid"]} (the backbone resizes '
+              'it to its input when loading)')
     print(f'wrote {args.dst}')
 
 

@@ -1,19 +1,29 @@
-"""Turn HAP / MAE checkpoints into ``backbone.*`` weights for any host."""
+"""Turn HAP / MAE checkpoints into ``backbone.*`` weights for any host.
+
+The output, ``{'state_dict': {'backbone.<key>': tensor}, 'meta': {...}}`` in
+mmpretrain ``VisionTransformer`` / ``HAPViT`` names, is what stock mmpose,
+mmseg, mmdet and mmpretrain configs load with
+``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
+"""
 import math
 import os
 import os.path as osp
 import re
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+import time
+from collections import OrderedDict
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.models.utils import resize_pos_embed
 
+from ...version import __version__
 from .checkpoint import (
     _ENCODER_KEYS,
     _TIMM_RENAMES,
     CheckpointLoadError,
     extract_state_dict,
+    load_checkpoint_file,
 )
 
 
@@ -36,6 +46,14 @@ def _grid(num_patches: int, src_grid: Tuple[int, int]) -> Tuple[int, int]:
     raise CheckpointLoadError(
         f'pos_embed has {num_patches} patches: neither square nor the '
         f'source grid {src_grid}; pass the size it was trained at')
+
+
+def _source_format(source: dict) -> str:
+    if any(k.startswith('backbone.') for k in source):
+        return 'mmpretrain (backbone.*: hap_mm / mmpretrain MAE)'
+    if any(k.startswith('blocks.') for k in source):
+        return 'timm (HAP release / MAE)'
+    return 'mmpretrain ViT'
 
 
 def convert_to_backbone(
@@ -61,7 +79,8 @@ def convert_to_backbone(
 
     Returns:
         tuple: ``state_dict`` (backbone.-prefixed), kept source keys,
-        dropped source keys, ``meta`` (source grid, output grid).
+        dropped source keys, ``meta`` (source format, ``src_grid`` and
+        ``grid`` of the position embedding, ``img_size``).
     """
     source = extract_state_dict(checkpoint)
     prefix = 'backbone.' if any(
@@ -78,13 +97,13 @@ def convert_to_backbone(
         raise CheckpointLoadError(
             'no ViT encoder weights found (looked for backbone.*, timm and '
             'mmpretrain names)')
-    meta = {}
+    meta = {'src_format': _source_format(source), 'img_size': None}
     pos = out.get('backbone.pos_embed')
     if pos is not None:
         src_grid = (src_img_size[0] // patch_size,
                     src_img_size[1] // patch_size)
         grid = _grid(pos.shape[1] - 1, src_grid)
-        meta['src_grid'] = list(grid)
+        meta['src_grid'] = meta['grid'] = list(grid)
         if img_size is not None:
             if img_size[0] % patch_size or img_size[1] % patch_size:
                 raise CheckpointLoadError(
@@ -94,7 +113,34 @@ def convert_to_backbone(
             out['backbone.pos_embed'] = resize_pos_embed(
                 pos, grid, dst, 'bicubic', num_extra_tokens=1)
             meta['grid'] = list(dst)
+            meta['img_size'] = list(img_size)
     return out, kept, dropped, meta
+
+
+def summarize_keys(keys: Iterable[str]) -> str:
+    """'cls_token, layers.0-11.* (144), norm.* (2)': names grouped by their
+    first part, numbered blocks merged into one range."""
+    groups: 'OrderedDict[str, List[str]]' = OrderedDict()
+    for key in keys:
+        parts = key.split('.')
+        if len(parts) > 2 and parts[1].isdigit():
+            head = f'{parts[0]}.#'
+        elif len(parts) > 1:
+            head = parts[0]
+        else:
+            head = key
+        groups.setdefault(head, []).append(key)
+    words = []
+    for head, members in groups.items():
+        if head.endswith('.#'):
+            ids = sorted({int(m.split('.')[1]) for m in members})
+            span = str(ids[0]) if len(ids) == 1 else f'{ids[0]}-{ids[-1]}'
+            words.append(f'{head[:-2]}.{span}.* ({len(members)})')
+        elif members == [head]:
+            words.append(head)
+        else:
+            words.append(f'{head}.* ({len(members)})')
+    return ', '.join(words)
 
 
 def save_atomically(obj: dict, dst: str, force: bool = False) -> None:
@@ -115,3 +161,38 @@ def save_atomically(obj: dict, dst: str, force: bool = False) -> None:
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+def convert_checkpoint_file(src: str,
+                            dst: str,
+                            img_size: Optional[Sequence[int]] = None,
+                            force: bool = False,
+                            unsafe_load: bool = False,
+                            patch_size: int = 16,
+                            src_img_size: Sequence[int] = (256, 128)) -> dict:
+    """Read ``src``, convert it (:func:`convert_to_backbone`) and write
+    ``{'state_dict', 'meta'}`` to ``dst`` atomically.
+
+    ``src`` is loaded with ``torch.load(weights_only=True)`` unless
+    ``unsafe_load``; ``dst`` is never overwritten unless ``force``, and a
+    failed write leaves it untouched.
+
+    Returns:
+        dict: ``kept`` / ``dropped`` source keys and the ``meta`` written.
+
+    Raises:
+        CheckpointLoadError: unreadable ``src``, no encoder weights, bad
+            ``img_size``.
+        FileExistsError: ``dst`` exists and ``force`` is False.
+    """
+    if osp.exists(dst) and not force:  # fail before the (slow) load
+        raise FileExistsError(f'{dst} exists; pass --force to overwrite it')
+    checkpoint = load_checkpoint_file(src, unsafe_load)
+    state_dict, kept, dropped, meta = convert_to_backbone(
+        checkpoint, img_size, patch_size, src_img_size)
+    meta.update(
+        source=str(src),
+        hap_mm_version=__version__,
+        time=time.strftime('%Y-%m-%d %H:%M:%S'))
+    save_atomically({'state_dict': state_dict, 'meta': meta}, dst, force)
+    return dict(kept=kept, dropped=dropped, meta=meta)
