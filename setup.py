@@ -90,6 +90,11 @@ if __name__ == '__main__':
             'optional': parse_requirements('optional.txt'),
             'tests': parse_requirements('tests.txt'),
             'build': parse_requirements('build.txt'),
+            # CPU keypoint extraction (tools/data/extract_keypoints.py)
+            'mediapipe': [
+                r for r in parse_requirements('optional.txt')
+                if r.startswith(('mediapipe', 'opencv-contrib-python'))
+            ],
         },
         zip_safe=False,
     )
