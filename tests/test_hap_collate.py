@@ -1,8 +1,9 @@
 """Batched masks in the collate step equal the per-sample transform's."""
 import numpy as np
+import pytest
 from mmengine.registry import FUNCTIONS
 
-from hap_mm.datasets import LUPersonKeypointDataset
+from hap_mm.datasets import LUPersonKeypointDataset, find_mask_generator
 
 GEN = dict(type='PartAwareMaskGenerator', mask_ratio=0.5, num_views=2)
 META = ['img_path', 'data_issues', 'keypoints', 'keypoints_visible']
@@ -45,3 +46,37 @@ def test_collate_without_generator_is_default_collate(demo_root):
     ds = LUPersonKeypointDataset(str(demo_root), pipeline=pipeline)
     batch = FUNCTIONS.get('hap_collate')([ds[0], ds[1]])
     assert batch['data_samples'][0].mask.shape == (2, 16, 8)
+
+
+def test_samples_without_keypoints_get_block_only_masks(demo_root):
+    pipeline = [
+        dict(type='KeypointRandomResizedCrop', scale=(256, 128)),
+        dict(type='PackInputs', meta_keys=['img_path']),  # no keypoints
+    ]
+    ds = LUPersonKeypointDataset(str(demo_root), pipeline=pipeline)
+    batch = FUNCTIONS.get('hap_collate')([ds[0], ds[1]], mask_generator=GEN)
+    for sample in batch['data_samples']:
+        assert sample.mask.reshape(2, -1).sum(-1).tolist() == [64, 64]
+        assert not sample.metainfo['part_mask'].any()
+
+
+def test_images_of_another_size_than_the_generator_are_refused(demo_root):
+    pipeline = [
+        dict(type='KeypointRandomResizedCrop', scale=(128, 64)),
+        dict(type='PackInputs', meta_keys=META),
+    ]
+    ds = LUPersonKeypointDataset(str(demo_root), pipeline=pipeline)
+    with pytest.raises(ValueError, match=r'input_size \(256, 128\).*\(128, 64\)'):
+        FUNCTIONS.get('hap_collate')([ds[0]], mask_generator=GEN)
+
+
+def test_find_mask_generator_in_collate_or_pipeline():
+    in_collate = dict(
+        collate_fn=dict(type='hap_collate', mask_generator=GEN),
+        dataset=dict(pipeline=[dict(type='PackInputs')]))
+    in_pipeline = dict(dataset=dict(pipeline=[
+        dict(GEN, mask_ratio=0.6), dict(type='PackInputs')]))
+    assert find_mask_generator(in_collate) == GEN
+    assert find_mask_generator(in_pipeline)['mask_ratio'] == 0.6
+    with pytest.raises(ValueError, match='hap_collate'):
+        find_mask_generator(dict(dataset=dict(pipeline=[])))

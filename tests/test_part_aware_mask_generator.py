@@ -175,3 +175,58 @@ def test_config_errors_name_the_setting(kwargs, words):
 def test_transform_rejects_wrong_image_size():
     with pytest.raises(ValueError, match='input_size'):
         PartAwareMaskGenerator()(dict(img_shape=(128, 64)))
+
+
+@pytest.mark.parametrize('input_size', [(256, 128), (224, 224), (96, 48)])
+def test_part_patches_are_the_union_of_segment_boxes(input_size):
+    """Against a direct per-segment reference: a part's patches are the
+    patch boxes spanned by each of its segments with both ends usable."""
+    from hap_mm.datasets.coco_keypoints import BODY_PARTS
+    rng = np.random.RandomState(7)
+    gen = PartAwareMaskGenerator(input_size=input_size)
+    kpts, scores = _adversarial_keypoints(rng, 60)
+    kpts[30:] = rng.uniform(0, 1, (30, 17, 2)) * input_size[::-1]
+    scores[30:] = rng.uniform(0, 1, (30, 17))
+    got = gen.part_patches(kpts, scores).reshape(60, len(BODY_PARTS),
+                                                 *gen.grid)
+    h, w = input_size
+    for i in range(60):
+        for p, segments in enumerate(BODY_PARTS.values()):
+            ref = np.zeros(gen.grid, dtype=bool)
+            for a, b in segments:
+                ends = kpts[i, [a, b]]
+                ok = [
+                    np.isfinite(e).all() and 0 <= e[0] < w and 0 <= e[1] < h
+                    and scores[i, j] >= gen.score_thr
+                    for e, j in zip(ends, (a, b))
+                ]
+                if all(ok):
+                    cols, rows = (ends // gen.patch_size).astype(int).T
+                    ref[rows.min():rows.max() + 1,
+                        cols.min():cols.max() + 1] = True
+            assert (got[i, p] == ref).all(), (i, p)
+
+
+@pytest.mark.parametrize('input_size, ratio', [((256, 128), 0.5),
+                                               ((224, 224), 0.75),
+                                               ((64, 32), 0.4)])
+def test_block_fill_row_by_row_and_rows_together_agree(input_size, ratio):
+    """The two block-fill paths (few rows: Python bitmasks; many rows: array
+    operations) give identical masks for the same draws, and never overshoot
+    the budget."""
+    gen = PartAwareMaskGenerator(input_size=input_size, mask_ratio=ratio)
+    rng = np.random.RandomState(8)
+    rows = 200
+    taken = rng.random_sample((rows, gen.num_patches)) < rng.uniform(
+        0, 0.6, (rows, 1))
+    taken[:20] = False
+    u = rng.random_sample((rows, gen.max_block_attempts, 4))
+    u[..., 1] = np.exp(rng.uniform(*gen.log_aspect, size=(rows, 20)) / 2)
+    one = gen._block_fill_row_by_row(taken, u)
+    together = gen._block_fill_rows_together(taken, u)
+    assert (one == together).all()
+    assert (one >= taken).all()
+    added = one.sum(1) - taken.sum(1)
+    assert (one.sum(1)[added > 0] <= gen.num_mask).all()
+    if gen.num_mask >= 4 * gen.min_block_patches:
+        assert added[:20].min() > 0  # empty rows get blocks on big grids

@@ -162,8 +162,8 @@ def test_two_process_hap_step_equals_one_process(repo_root, tmp_path):
 
 
 @pytest.mark.parametrize('option, setting', [
-    ('train_dataloader.dataset.pipeline.2.mask_ratio=1.0', 'mask_ratio'),
-    ('train_dataloader.dataset.pipeline.2.input_size=(250,128)', 'input_size'),
+    ('train_dataloader.collate_fn.mask_generator.mask_ratio=1.0', 'mask_ratio'),
+    ('train_dataloader.collate_fn.mask_generator.input_size=(250,128)', 'input_size'),
     ('model.backbone.img_size=(250,128)', 'img_size'),
 ])
 def test_config_that_cannot_work_fails_early_naming_the_setting(

@@ -1,5 +1,5 @@
 from .attribute_pickle_dataset import AttributePickleDataset
-from .hap_collate import hap_collate
+from .hap_collate import build_mask_generator, find_mask_generator, hap_collate
 from .lup_keypoint_dataset import BadSampleError, LUPersonKeypointDataset
 from .market1501 import Market1501
 from .msmt17 import MSMT17
@@ -18,5 +18,6 @@ __all__ = [
     'LUPersonKeypointDataset', 'BadSampleError', 'KeypointRandomResizedCrop',
     'KeypointRandomFlip', 'KeypointNoise', 'PartAwareMaskGenerator',
     'Market1501', 'MSMT17', 'PA100K', 'PETA', 'RAP', 'AttributePickleDataset',
-    'IdentityBalancedSampler', 'hap_collate'
+    'IdentityBalancedSampler', 'hap_collate', 'build_mask_generator',
+    'find_mask_generator'
 ]

@@ -1,5 +1,4 @@
 """Collate that makes a whole batch's HAP masks in one vectorised call."""
-import functools
 from typing import Optional, Sequence
 
 import numpy as np
@@ -7,45 +6,80 @@ from mmengine.dataset import default_collate
 from mmengine.registry import FUNCTIONS
 from mmpretrain.registry import TRANSFORMS
 
+from .transforms.part_aware_mask_generator import read_keypoints
 
-@functools.lru_cache(maxsize=4)
-def _generator(cfg_items: tuple):
-    return TRANSFORMS.build(dict(cfg_items))
+MASK_GENERATOR = 'PartAwareMaskGenerator'
+# one built generator per config, per process (data workers included)
+_generators: dict = {}
+
+
+def build_mask_generator(cfg: dict):
+    """Build (once per process) the ``PartAwareMaskGenerator`` of ``cfg``."""
+    key = repr(sorted(cfg.items()))
+    if key not in _generators:
+        _generators[key] = TRANSFORMS.build(dict(cfg))
+    return _generators[key]
 
 
 @FUNCTIONS.register_module()
 def hap_collate(data_batch: Sequence[dict],
                 mask_generator: Optional[dict] = None) -> dict:
-    """``default_collate``, plus masks for the batch when asked.
+    """``default_collate``, plus HAP's masks for the batch when asked.
 
     With ``mask_generator`` (a ``PartAwareMaskGenerator`` config), the masks
     are made here, in the data worker, for all samples at once instead of
     once per sample in the pipeline (the per-sample NumPy overhead is most
-    of the masking cost). Samples must carry ``keypoints`` and
-    ``keypoints_visible`` in their metainfo (``PackInputs`` ``meta_keys``);
-    the algorithm is the transform's, drawing from the worker's NumPy
-    generator. Use it with ``collate_fn=dict(type='hap_collate',
-    mask_generator=dict(type='PartAwareMaskGenerator', ...))`` and no
-    ``PartAwareMaskGenerator`` step in the pipeline.
+    of the masking cost). The algorithm and its random draws are the
+    transform's (the worker's NumPy generator). The configs in
+    ``configs/hap`` use it as::
+
+        collate_fn=dict(type='hap_collate',
+                        mask_generator=dict(type='PartAwareMaskGenerator'))
+
+    with no ``PartAwareMaskGenerator`` step in the pipeline and
+    ``PackInputs(meta_keys=[..., 'keypoints', 'keypoints_visible'])``.
+    Samples without usable keypoints get block-only masks, as in the
+    transform. Each data sample gets ``mask`` (V, H/p, W/p) and the metainfo
+    ``part_mask`` (V, H/p, W/p), bool.
 
     Args:
-        data_batch (list[dict]): Packed samples (``inputs``,
+        data_batch (list[dict]): Packed samples (``inputs`` (3, H, W),
             ``data_samples``).
         mask_generator (dict, optional): Generator config.
+
+    Raises:
+        ValueError: the images are not the generator's ``input_size``.
     """
-    if mask_generator is not None:
-        gen = _generator(tuple(sorted(mask_generator.items())))
+    if mask_generator is not None and len(data_batch):
+        gen = build_mask_generator(mask_generator)
+        size = tuple(data_batch[0]['inputs'].shape[-2:])
+        if size != gen.input_size:
+            raise ValueError(
+                f'hap_collate: mask_generator input_size {gen.input_size} '
+                f'but the pipeline makes {size} images')
         samples = [d['data_samples'] for d in data_batch]
-        kpts = np.stack([
-            np.asarray(s.metainfo['keypoints'], np.float64).reshape(17, 2)
-            for s in samples
-        ])
-        scores = np.stack([
-            np.asarray(s.metainfo['keypoints_visible'],
-                       np.float64).reshape(17) for s in samples
-        ])
-        masks, parts = gen.generate(kpts, scores)
+        kpts, scores = zip(*(read_keypoints(s.metainfo) for s in samples))
+        masks, parts = gen.generate(np.stack(kpts), np.stack(scores))
         for sample, mask, part in zip(samples, masks, parts):
             sample.set_mask(mask)
             sample.set_field(part, 'part_mask', field_type='metainfo')
     return default_collate(data_batch)
+
+
+def find_mask_generator(dataloader_cfg: dict) -> dict:
+    """The ``PartAwareMaskGenerator`` config of a dataloader config: its
+    ``collate_fn.mask_generator`` (``hap_collate``) or a pipeline step.
+
+    Raises:
+        ValueError: neither place has one.
+    """
+    collate = dataloader_cfg.get('collate_fn') or {}
+    if collate.get('mask_generator') is not None:
+        return dict(collate['mask_generator'])
+    for step in dataloader_cfg['dataset'].get('pipeline', []):
+        if step['type'] == MASK_GENERATOR:
+            return dict(step)
+    raise ValueError(
+        'the dataloader makes no HAP masks: expected collate_fn='
+        "dict(type='hap_collate', mask_generator=dict(type="
+        f"'{MASK_GENERATOR}', ...)) or a {MASK_GENERATOR} pipeline step")

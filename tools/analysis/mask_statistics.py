@@ -26,6 +26,7 @@ from mmengine.utils import ProgressBar
 from mmpretrain.registry import DATASETS, TRANSFORMS
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
+from hap_mm.datasets import find_mask_generator
 from hap_mm.datasets.transforms import KeypointNoise
 from hap_mm.utils import load_config
 
@@ -63,11 +64,13 @@ def crops(cfg: Config, repeats: int):
         R = repeats x dataset size, and the built ``PartAwareMaskGenerator``.
     """
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    mask_cfg = find_mask_generator(cfg.train_dataloader)
+    generator = TRANSFORMS.build(mask_cfg)
+    # the geometric transforms: everything before the masks or the packing
     steps = ds_cfg.pipeline
-    idx = next(i for i, t in enumerate(steps)
-               if t['type'] == 'PartAwareMaskGenerator')
-    generator = TRANSFORMS.build(steps[idx])
-    ds_cfg.pipeline = steps[:idx]
+    end = next((i for i, t in enumerate(steps)
+                if t['type'] in (mask_cfg['type'], 'PackInputs')), len(steps))
+    ds_cfg.pipeline = steps[:end]
     dataset = DATASETS.build(ds_cfg)
     kpts, scores = [], []
     bar = ProgressBar(repeats * len(dataset))

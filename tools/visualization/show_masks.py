@@ -17,6 +17,7 @@ from mmengine.utils import ProgressBar
 from mmpretrain.registry import DATASETS
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
+from hap_mm.datasets import find_mask_generator
 from hap_mm.utils import load_config
 from hap_mm.visualization import HAPVisualizer
 
@@ -34,14 +35,16 @@ def parse_args() -> argparse.Namespace:
 
 
 def build_unpacked_dataset(cfg: Config):
-    """The training dataset with its pipeline minus the final packing."""
+    """The training dataset with its pipeline minus the final packing, and
+    the config's mask generator as the last step (the configs make masks per
+    batch in ``hap_collate``; per sample the algorithm is the same)."""
     ds_cfg = cfg.train_dataloader.dataset.copy()
-    pipeline = [t for t in ds_cfg.pipeline if t['type'] != 'PackInputs']
-    mask_cfg = next((t for t in pipeline
-                     if t['type'] == 'PartAwareMaskGenerator'), None)
-    if mask_cfg is None:
-        raise ValueError('the config has no PartAwareMaskGenerator step')
-    ds_cfg.pipeline = pipeline
+    mask_cfg = find_mask_generator(cfg.train_dataloader)
+    pipeline = [
+        t for t in ds_cfg.pipeline
+        if t['type'] not in ('PackInputs', mask_cfg['type'])
+    ]
+    ds_cfg.pipeline = pipeline + [mask_cfg]
     return DATASETS.build(ds_cfg), mask_cfg
 
 

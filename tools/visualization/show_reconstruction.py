@@ -21,7 +21,7 @@ import mmcv
 import numpy as np
 import torch
 from mmengine.config import DictAction
-from mmengine.dataset import default_collate
+from mmengine.registry import FUNCTIONS
 from mmpretrain.registry import DATASETS, MODELS
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
@@ -106,7 +106,11 @@ def main() -> None:
     np.random.seed(args.seed)
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     num = min(args.num, len(dataset))
-    batch = default_collate([dataset[i] for i in range(num)])
+    # the config's collate function: it makes the masks (hap_collate)
+    collate_cfg = dict(cfg.train_dataloader.get('collate_fn') or
+                       dict(type='default_collate'))
+    collate = FUNCTIONS.get(collate_cfg.pop('type'))
+    batch = collate([dataset[i] for i in range(num)], **collate_cfg)
     inputs, mask, pred, target = reconstruct(model, batch)
     head = model.head
     if head.norm_pix:

@@ -12,17 +12,9 @@ train_pipeline = [
         interpolation='bicubic'),
     dict(type='KeypointRandomFlip', prob=0.5, swap_left_right=True),
     dict(
-        type='PartAwareMaskGenerator',
-        input_size=(256, 128),
-        patch_size=16,
-        mask_ratio=0.5,
-        num_views=2,
-        max_part_fraction=0.3,
-        min_block_patches=12,
-        score_thr=0.3),
-    dict(
         type='PackInputs',
-        meta_keys=['img_path', 'data_issues']),
+        meta_keys=['img_path', 'data_issues', 'keypoints',
+                   'keypoints_visible']),
 ]
 
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

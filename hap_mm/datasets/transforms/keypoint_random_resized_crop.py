@@ -81,11 +81,13 @@ class KeypointRandomResizedCrop(RandomResizedCrop):
         results['crop_bbox'] = np.array(
             [left, top, left + crop_w, top + crop_h], dtype=np.float32)
         if results.get('keypoints') is not None:
-            kpts = np.asarray(results['keypoints'], dtype=np.float32).copy()
+            offset = np.array([left, top], dtype=np.float32)
+            factor = np.array([out_w / crop_w, out_h / crop_h],
+                              dtype=np.float32)
             with np.errstate(over='ignore', invalid='ignore'):
                 # huge values overflow to inf and become invisible below
-                kpts[..., 0] = (kpts[..., 0] - left) * (out_w / crop_w)
-                kpts[..., 1] = (kpts[..., 1] - top) * (out_h / crop_h)
+                kpts = (np.asarray(results['keypoints'], np.float32) -
+                        offset) * factor
             vis = results.get('keypoints_visible',
                               np.ones(kpts.shape[:-1], dtype=np.float32))
             results['keypoints'], results['keypoints_visible'] = \

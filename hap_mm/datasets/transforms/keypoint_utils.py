@@ -23,16 +23,15 @@ def visible_in_image(keypoints: np.ndarray, visible: np.ndarray,
     Returns:
         tuple: cleaned ``keypoints`` and ``visible``, float32.
     """
-    keypoints = np.asarray(keypoints, dtype=np.float32)
-    visible = np.asarray(visible, dtype=np.float32)
+    # Called up to twice per sample in the pipeline, so it is a handful of
+    # NumPy calls on (K, 2) arrays: comparisons with NaN are False without
+    # warnings, and x and y are compared together against (W, H).
+    keypoints = np.array(keypoints, dtype=np.float32)  # copies: modified below
+    visible = np.array(visible, dtype=np.float32)
     h, w = img_shape[:2]
-    finite = np.isfinite(keypoints).all(-1)
-    x = np.where(finite, keypoints[..., 0], -1)
-    y = np.where(finite, keypoints[..., 1], -1)
-    with np.errstate(invalid='ignore'):
-        keep = (finite & (x >= 0) & (x < w) & (y >= 0) & (y < h)
-                & np.isfinite(visible) & (visible > 0)
-                & (visible >= score_thr))
-    keypoints = np.where(finite[..., None], keypoints, 0).astype(np.float32)
-    visible = np.where(keep, visible, 0).astype(np.float32)
+    inside = ((keypoints >= 0) & (keypoints < (w, h))).all(-1)
+    scored = (visible >= score_thr) if score_thr > 0 else (visible > 0)
+    keep = inside & scored & (visible < np.inf)
+    np.copyto(keypoints, 0, where=~np.isfinite(keypoints).all(-1)[..., None])
+    np.copyto(visible, 0, where=~keep)
     return keypoints, visible

@@ -16,13 +16,16 @@ _SEG_PART = np.array(
 NUM_PARTS = len(BODY_PARTS)
 # (num_parts, num_segments) one-hot: which segment belongs to which part.
 _PART_OF_SEGMENT = (np.arange(NUM_PARTS)[:, None] == _SEG_PART[None]).astype(
-    np.int32)
+    np.float32)
 
 # The public release applies part guidance to about 1% of samples because of
 # a variable-shadowing bug (HAP_SPEC.md, "Known defects").
 RELEASE_PART_RATE = 0.01
 
 PRIO_PART, PRIO_BLOCK = 2.0, 1.0
+# From this many rows (views) on, the block fill runs over all rows at once
+# (measured crossover on a 2-core CPU: about 100 rows of a 16 x 8 grid).
+VECTOR_ROWS = 96
 
 
 @functools.lru_cache(maxsize=8)
@@ -46,6 +49,14 @@ def _rectangles(gh: int, gw: int) -> Tuple[list, list]:
                     rects.append(
                         sum(row << ((top + r) * gw + left) for r in range(h)))
     return rects, base
+
+
+@functools.lru_cache(maxsize=8)
+def _rectangle_table(gh: int, gw: int) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`_rectangles` as arrays: bool (num_rects, gh * gw) and the
+    (gh + 1, gw + 1) int ``base`` index."""
+    rects, base = _rectangles(gh, gw)
+    return _from_bits(rects, gh * gw), np.array(base, dtype=np.intp)
 
 
 def _to_bits(mask: np.ndarray) -> list:
@@ -92,9 +103,11 @@ class PartAwareMaskGenerator(BaseTransform):
     score threshold simply define no part, so any input yields a valid mask
     (block-only when no part is usable).
 
-    All random draws of a batch of images are made at once and the block fill
-    runs over all views together (a loop over ``max_block_attempts`` only), so
-    the cost per image is a few small NumPy array operations.
+    All random draws of a batch of images are made at once; part patches and
+    priorities are computed for the whole batch with array operations, and
+    the block fill walks the views with integer bitmasks (a few integer
+    operations per attempt). ``hap_collate`` calls :meth:`generate` once per
+    batch, which is how the shipped configs use it.
 
     **Required keys:** ``img_shape``; optional ``keypoints`` (1, 17, 2) pixel
     coordinates and ``keypoints_visible`` (1, 17) scores (mmpose convention).
@@ -176,7 +189,7 @@ class PartAwareMaskGenerator(BaseTransform):
             raise ValueError(
                 f'PartAwareMaskGenerator expects {self.input_size} images '
                 f'(input_size), got {(img_h, img_w)}; put it after the crop')
-        kpts, scores = _read_keypoints(results)
+        kpts, scores = read_keypoints(results)
         mask, part_mask = self.generate(kpts[None], scores[None])
         results['mask'] = mask[0]
         results['part_mask'] = part_mask[0]
@@ -231,16 +244,21 @@ class PartAwareMaskGenerator(BaseTransform):
         px = np.where(usable, x, 0) // self.patch_size
         py = np.where(usable, y, 0) // self.patch_size
         seg_ok = usable[:, _SEG_A] & usable[:, _SEG_B]  # (B, S)
-        x0 = np.minimum(px[:, _SEG_A], px[:, _SEG_B])[..., None, None]
-        x1 = np.maximum(px[:, _SEG_A], px[:, _SEG_B])[..., None, None]
-        y0 = np.minimum(py[:, _SEG_A], py[:, _SEG_B])[..., None, None]
-        y1 = np.maximum(py[:, _SEG_A], py[:, _SEG_B])[..., None, None]
-        rows = np.arange(gh)[:, None]
-        cols = np.arange(gw)[None, :]
-        seg = ((rows >= y0) & (rows <= y1) & (cols >= x0) & (cols <= x1)
-               & seg_ok[..., None, None])  # (B, S, gh, gw)
-        seg = seg.reshape(B, -1, self.num_patches).astype(np.int32)
-        return np.einsum('ps,bsn->bpn', _PART_OF_SEGMENT, seg) > 0
+        # A segment's box is its rows times its columns, so the patches of a
+        # part (the union of its segments' boxes) are a matrix product:
+        # (B, P, gh, S) rows of the part's segments @ (B, 1, S, gw) columns.
+        y0 = np.minimum(py[:, _SEG_A], py[:, _SEG_B])[..., None]
+        y1 = np.maximum(py[:, _SEG_A], py[:, _SEG_B])[..., None]
+        x0 = np.minimum(px[:, _SEG_A], px[:, _SEG_B])[..., None]
+        x1 = np.maximum(px[:, _SEG_A], px[:, _SEG_B])[..., None]
+        rows, cols = np.arange(gh), np.arange(gw)
+        in_rows = ((rows >= y0) & (rows <= y1)
+                   & seg_ok[..., None]).astype(np.float32)  # (B, S, gh)
+        in_cols = ((cols >= x0) & (cols <= x1)).astype(np.float32)
+        part_rows = (in_rows.transpose(0, 2, 1)[:, None] *
+                     _PART_OF_SEGMENT[None, :, None, :])  # (B, P, gh, S)
+        parts = part_rows @ in_cols[:, None] > 0  # (B, P, gh, gw)
+        return parts.reshape(B, NUM_PARTS, self.num_patches)
 
     def _part_priority(self, parts: np.ndarray, rng) -> np.ndarray:
         """Top-priority patches per view: bool (B, V, N)."""
@@ -255,10 +273,20 @@ class PartAwareMaskGenerator(BaseTransform):
             chosen &= rng.random_sample((B, 1, 1)) < RELEASE_PART_RATE
         fraction = rng.uniform(0, self.max_part_fraction, size=(B, V, P))
         quota = np.floor(fraction * parts.sum(-1)[:, None] + 0.5) * chosen
-        noise = rng.random_sample((B, V, P, N))
-        noise[np.broadcast_to(~parts[:, None], noise.shape)] = 2.0
-        patch_rank = noise.argsort(-1).argsort(-1)
-        return (patch_rank < quota[..., None]).any(axis=2)
+        # A uniform random subset of ``quota`` patches of each chosen part:
+        # the patches whose random key is at most the quota-th smallest key
+        # of the part. Only rows with a quota get keys, and only their
+        # patches inside the part are drawn.
+        b, v, p = np.nonzero(quota > 0)
+        picked = np.zeros((B, V, P, N), dtype=bool)
+        if len(b):
+            inside = parts[b, p]  # (M, N)
+            keys = np.full(inside.shape, 2.0)  # outside: never picked
+            keys[inside] = rng.random_sample(np.count_nonzero(inside))
+            kth = np.sort(keys, axis=1)[np.arange(len(b)),
+                                        quota[b, v, p].astype(np.intp) - 1]
+            picked[b, v, p] = keys <= kth[:, None]
+        return picked.any(2)
 
     def _block_fill(self, taken: np.ndarray, rng) -> np.ndarray:
         """BEiT-style blocks filling ``num_mask - taken`` per row.
@@ -266,10 +294,13 @@ class PartAwareMaskGenerator(BaseTransform):
         Each attempt draws a block of area U(min_block_patches, remaining)
         and log-uniform aspect at a random position, and keeps it when it
         adds between 1 and ``remaining`` patches. All random numbers of all
-        rows are drawn in one call; each row's mask is a Python integer
-        bitmask and blocks come from a table of every rectangle of the grid,
-        so an attempt costs a few integer operations (NumPy calls on tiny
-        arrays cost more than that, which matters in per-sample pipelines).
+        rows are drawn in one call and blocks come from a table of every
+        rectangle of the grid. Attempts are sequential within a row, so the
+        rows are walked either one at a time with Python integer bitmasks
+        (cheapest for a few rows: NumPy calls on tiny arrays cost more than
+        a few integer operations) or all together, one attempt at a time,
+        with array operations (cheapest from ``VECTOR_ROWS`` rows on). Both
+        give the same masks for the same random draws.
 
         Args:
             taken (np.ndarray): bool (R, N), patches already selected.
@@ -279,35 +310,85 @@ class PartAwareMaskGenerator(BaseTransform):
         """
         if not self.block_wise:
             return taken.copy()
-        R, K = taken.shape[0], self.max_block_attempts
+        u = rng.random_sample((taken.shape[0], self.max_block_attempts, 4))
+        root_aspect = np.exp((self.log_aspect[0] + (self.log_aspect[1] -
+                                                    self.log_aspect[0]) *
+                              u[..., 1]) / 2)  # sqrt of the aspect ratio
+        u[..., 1] = root_aspect
+        if taken.shape[0] >= VECTOR_ROWS:
+            return self._block_fill_rows_together(taken, u)
+        return self._block_fill_row_by_row(taken, u)
+
+    def _block_fill_row_by_row(self, taken: np.ndarray,
+                               u: np.ndarray) -> np.ndarray:
+        """:meth:`_block_fill` with one Python integer bitmask per row.
+
+        Args:
+            taken (np.ndarray): bool (R, N).
+            u (np.ndarray): (R, K, 4) draws per attempt: area, sqrt aspect,
+                top, left.
+        """
         gh, gw = self.grid
         rects, base = _rectangles(gh, gw)
-        u = rng.random_sample((R, K, 4))
-        u[..., 1] = np.exp((self.log_aspect[0] + (self.log_aspect[1] -
-                                                  self.log_aspect[0]) *
-                            u[..., 1]) / 2)  # sqrt of the aspect ratio
-        lo = self.min_block_patches
+        lo, num_mask = self.min_block_patches, self.num_mask
         out = []
         for acc, draws in zip(_to_bits(taken), u.tolist()):
-            count = acc.bit_count()
+            remaining = num_mask - acc.bit_count()
             for u_area, root_aspect, u_top, u_left in draws:
-                remaining = self.num_mask - count
                 if remaining <= 0:
                     break
-                side = math.sqrt(lo + u_area * (max(lo, remaining) - lo))
-                h = round(side * root_aspect)
-                w = round(side / root_aspect)
-                if not (1 <= h <= gh and 1 <= w <= gw):
+                side = math.sqrt(lo + u_area * max(remaining - lo, 0))
+                h = int(side * root_aspect + 0.5)
+                w = int(side / root_aspect + 0.5)
+                if h < 1 or h > gh or w < 1 or w > gw:
                     continue
-                top = int(u_top * (gh - h + 1))
-                left = int(u_left * (gw - w + 1))
-                new = rects[base[h][w] + top * (gw - w + 1) + left] & ~acc
+                cols = gw + 1 - w
+                new = rects[base[h][w] + int(u_top * (gh + 1 - h)) * cols +
+                            int(u_left * cols)] & ~acc
                 gained = new.bit_count()
                 if 0 < gained <= remaining:
                     acc |= new
-                    count += gained
+                    remaining -= gained
             out.append(acc)
         return _from_bits(out, self.num_patches)
+
+    def _block_fill_rows_together(self, taken: np.ndarray,
+                                  u: np.ndarray) -> np.ndarray:
+        """:meth:`_block_fill` with array operations over all rows.
+
+        Args:
+            taken (np.ndarray): bool (R, N).
+            u (np.ndarray): (R, K, 4) draws per attempt: area, sqrt aspect,
+                top, left.
+        """
+        gh, gw = self.grid
+        table, base = _rectangle_table(gh, gw)
+        lo = self.min_block_patches
+        u_area, root_aspect, u_top, u_left = np.moveaxis(u, 2, 0).transpose(
+            0, 2, 1).copy()  # each (K, R)
+        acc = taken.copy()
+        remaining = self.num_mask - np.count_nonzero(acc, axis=1)
+        for k in range(u.shape[1]):
+            active = remaining > 0
+            if not active.any():
+                break
+            side = np.sqrt(lo + u_area[k] * np.maximum(remaining - lo, 0))
+            h = (side * root_aspect[k] + 0.5).astype(np.intp)
+            w = (side / root_aspect[k] + 0.5).astype(np.intp)
+            ok = active & (h >= 1) & (h <= gh) & (w >= 1) & (w <= gw)
+            h[~ok] = 1
+            w[~ok] = 1
+            cols = gw + 1 - w
+            new = table[base[h, w] +
+                        (u_top[k] * (gh + 1 - h)).astype(np.intp) * cols +
+                        (u_left[k] * cols).astype(np.intp)]
+            new &= ~acc
+            gained = np.count_nonzero(new, axis=1)
+            ok &= (gained > 0) & (gained <= remaining)
+            new &= ok[:, None]
+            acc |= new
+            remaining -= gained * ok
+        return acc
 
     def _make_views_differ(self, mask: np.ndarray, rng) -> np.ndarray:
         """Swap one masked and one visible patch where a view repeats view 0.
@@ -336,8 +417,10 @@ class PartAwareMaskGenerator(BaseTransform):
                 f'release_compatible={self.release_compatible})')
 
 
-def _read_keypoints(results: dict) -> Tuple[np.ndarray, np.ndarray]:
-    """(17, 2) coordinates and (17,) scores; all-NaN when absent or malformed.
+def read_keypoints(results: dict) -> Tuple[np.ndarray, np.ndarray]:
+    """(17, 2) coordinates and (17,) scores, float64, from a results dict or
+    a data sample's metainfo (``keypoints``, ``keypoints_visible``); all-NaN
+    when absent or malformed (the sample then gets block-only masks).
     """
     missing = (np.full((NUM_KEYPOINTS, 2), np.nan),
                np.zeros(NUM_KEYPOINTS))

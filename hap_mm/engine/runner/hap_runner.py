@@ -9,6 +9,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 from mmpretrain.registry import RUNNERS
 
+from ...datasets.hap_collate import build_mask_generator
 from ...models.utils.checkpoint import CHECKPOINT_SAFE_GLOBALS
 
 
@@ -59,7 +60,20 @@ class HAPRunner(Runner):
     - Auto-resume (``--resume`` without a path) takes the file named in
       ``last_checkpoint`` or, when that record is missing, empty or points to
       a missing file, the newest checkpoint in the work directory.
+    - Building a dataloader whose ``collate_fn`` is ``hap_collate`` first
+      builds its mask generator, so a mask setting that cannot work fails
+      before training, in the main process, naming the setting (not in a
+      data worker at the first batch).
     """
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        if isinstance(dataloader, dict):
+            collate = dataloader.get('collate_fn') or {}
+            if collate.get('mask_generator') is not None:
+                build_mask_generator(collate['mask_generator'])
+        return Runner.build_dataloader(
+            dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
 
     def load_checkpoint(self, filename: str, *args, **kwargs):
         with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):

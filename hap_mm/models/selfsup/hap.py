@@ -11,8 +11,9 @@ from mmpretrain.structures import DataSample
 class HAP(BaseSelfSupervisor):
     """HAP (arXiv 2310.20695) as an mmpretrain self-supervised algorithm.
 
-    Each image comes with ``V`` masks made in the data pipeline
-    (``PartAwareMaskGenerator``), stored as ``data_sample.mask`` (V, h, w).
+    Each image comes with ``V`` masks made by ``PartAwareMaskGenerator``
+    (per batch in ``hap_collate``, or as a pipeline step), stored as
+    ``data_sample.mask`` (V, h, w).
     ``loss`` encodes all views in ONE batched forward (views stacked on the
     batch dimension, sharing the patch embedding), decodes them, and returns
 
