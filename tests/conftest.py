@@ -1,6 +1,7 @@
 """Shared fixtures. ``tests/`` is not a package (see pyproject.toml)."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -8,6 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from mmengine.registry import RUNNERS, DefaultScope
+
+from hap_mm.models import HAPViT
+from hap_mm.models.utils.backbone_converter import convert_checkpoint_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / 'data' / 'demo'
@@ -136,3 +142,93 @@ def salt_tree():
     """``f(root)`` breaks files of a release-layout tree the way crawled
     data breaks and returns {kind: image path relative to images/}."""
     return _salt_tree
+
+
+# ------------------------------------------------- downstream (host) tests
+@pytest.fixture
+def keep_default_scope():
+    """Runners enter their host's default scope for good; give the tests
+    after this one (ReID heads, ...) the scope they had."""
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict = saved
+
+
+@pytest.fixture
+def one_torch_thread():
+    """The tiny models here run each op in microseconds; splitting them over
+    threads only adds waiting, badly so on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# mmpretrain ViT names -> the release's (timm) names
+TIMM_NAMES = [(r'^patch_embed\.projection\.', 'patch_embed.proj.'),
+              (r'^layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
+              (r'^layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'),
+              (r'^layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
+              (r'^layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
+              (r'^layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'),
+              (r'^ln1\.', 'norm.')]
+
+
+@pytest.fixture(scope='session')
+def release_checkpoint(tmp_path_factory):
+    """``make(arch, seed, img_size=None)`` -> ``(converted, encoder,
+    report)``: a HAPViT of ``arch`` (256x128 input) with random N(0, 0.02)
+    weights, saved in the authors' release layout (timm names under
+    'model', with the mask token and MAE decoder keys the converter must
+    drop) and converted by ``convert_checkpoint_file`` (``img_size``: its
+    --img-size). ``encoder`` is the ViT's tensors (mmpretrain names),
+    ``report`` what the converter returned."""
+
+    def make(arch: dict, seed: int, img_size=None) -> tuple:
+        torch.manual_seed(seed)
+        vit = HAPViT(arch=arch, img_size=(256, 128))
+        with torch.no_grad():
+            for p in vit.parameters():
+                p.normal_(0, 0.02)
+        encoder = {k: v.clone() for k, v in vit.state_dict().items()}
+        model = {}
+        for key, value in encoder.items():
+            for pattern, repl in TIMM_NAMES:
+                key = re.sub(pattern, repl, key)
+            model[key] = value
+        model.update({'mask_token': torch.zeros(1, 1, 16),
+                      'decoder_embed.weight': torch.zeros(16, 32),
+                      'decoder_pos_embed': torch.zeros(1, 129, 16),
+                      'decoder_norm.weight': torch.zeros(16)})
+        folder = tmp_path_factory.mktemp('hap')
+        torch.save({'model': model, 'epoch': 399}, folder / 'release.pth')
+        dst = folder / 'hap_backbone.pth'
+        report = convert_checkpoint_file(
+            str(folder / 'release.pth'), str(dst), img_size=img_size)
+        return dst, encoder, report
+
+    return make
+
+
+@pytest.fixture
+def relative_hap_release(hap_release, tmp_path, monkeypatch):
+    """The test module's ``hap_release`` (checkpoint, encoder) with the
+    checkpoint linked as ``hap.pth`` in ``tmp_path``, now the working
+    directory: mmengine formats the whole config with yapf several times
+    per run, and long paths make that several times slower."""
+    checkpoint, encoder = hap_release
+    monkeypatch.chdir(tmp_path)
+    Path('hap.pth').symlink_to(checkpoint)
+    return Path('hap.pth'), encoder
+
+
+def _build_runner(cfg):
+    """A runner for ``cfg``, of its ``runner_type`` if it names one."""
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        RUNNERS.build(dict(type='Runner', **cfg))
+
+
+@pytest.fixture
+def build_runner():
+    """``f(cfg)`` -> the runner ``cfg`` describes."""
+    return _build_runner

@@ -5,7 +5,6 @@ mmpose's COCO test images) and evaluated by mmdet's CrowdHumanMetric,
 starting from a converted HAP checkpoint."""
 import copy
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -14,11 +13,10 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import RUNNERS, DefaultScope
+from mmengine.registry import DefaultScope
 
 from hap_mm.integrations import SimpleFeaturePyramid
 from hap_mm.models import HAPViT
-from hap_mm.models.utils.backbone_converter import convert_checkpoint_file
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = (REPO / 'configs' / 'downstream' / 'detection' /
@@ -26,60 +24,20 @@ CONFIG = (REPO / 'configs' / 'downstream' / 'detection' /
 COCO = Path(__file__).parent / 'data' / 'pose' / 'coco'
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 SCALE = (320, 224)  # (W, H) instead of (1400, 800)
-TIMM_NAMES = [(r'^patch_embed\.projection\.', 'patch_embed.proj.'),
-              (r'^layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
-              (r'^layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'),
-              (r'^layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
-              (r'^layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
-              (r'^layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'),
-              (r'^ln1\.', 'norm.')]
 
-
-@pytest.fixture(autouse=True)
-def keep_default_scope():
-    """Runners enter their host's default scope for good; give the tests
-    after this one (ReID heads, ...) the scope they had."""
-    saved = DefaultScope._instance_dict.copy()
-    yield
-    DefaultScope._instance_dict = saved
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny models here run each op in microseconds; splitting them over
-    threads only adds waiting, badly so on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('keep_default_scope', 'one_torch_thread')
 
 
 # ------------------------------------------------------------ checkpoint
 @pytest.fixture(scope='module')
-def hap_release(tmp_path_factory):
+def hap_release(release_checkpoint):
     """A tiny HAP release-layout checkpoint, converted with the position
     embedding resized to the detector's grid now (--img-size); returns the
     file and the encoder tensors (mmpretrain names) it was made from."""
-    torch.manual_seed(5)
-    vit = HAPViT(arch=TINY, img_size=(256, 128))
-    with torch.no_grad():
-        for p in vit.parameters():
-            p.normal_(0, 0.02)
-    encoder = {k: v.clone() for k, v in vit.state_dict().items()}
-    model = {}
-    for key, value in encoder.items():
-        for pattern, repl in TIMM_NAMES:
-            key = re.sub(pattern, repl, key)
-        model[key] = value
-    model.update({'mask_token': torch.zeros(1, 1, 16),
-                  'decoder_norm.weight': torch.zeros(16)})
-    folder = tmp_path_factory.mktemp('hap')
-    torch.save({'model': model}, folder / 'release.pth')
-    dst = folder / 'hap_backbone.pth'
-    report = convert_checkpoint_file(
-        str(folder / 'release.pth'), str(dst), img_size=SCALE[::-1])
+    checkpoint, encoder, report = release_checkpoint(
+        TINY, seed=5, img_size=SCALE[::-1])
     assert report['meta']['grid'] == [14, 20]
-    return dst, encoder
+    return checkpoint, encoder
 
 
 class BackboneAtStart(Hook):
@@ -158,21 +116,6 @@ def tiny_config(folder: Path, checkpoint: Path) -> Config:
                         num_ji_process=2)
     cfg.train_cfg.update(max_epochs=1, val_interval=1)
     return cfg
-
-
-def relative_paths(hap_release, tmp_path, monkeypatch):
-    """Work in ``tmp_path`` with short relative paths (the checkpoint
-    linked as hap.pth): mmengine formats the whole config with yapf several
-    times per run, and long paths make that several times slower."""
-    checkpoint, encoder = hap_release
-    monkeypatch.chdir(tmp_path)
-    Path('hap.pth').symlink_to(checkpoint)
-    return Path('hap.pth'), encoder
-
-
-def build_runner(cfg: Config):
-    return RUNNERS.build(cfg) if 'runner_type' in cfg else \
-        RUNNERS.build(dict(type='Runner', **cfg))
 
 
 # ------------------------------------------------------------ tests
@@ -279,8 +222,8 @@ def test_layer_decay_constructor_finds_the_vit_or_says_which_to_pick():
 
 
 def test_crowdhuman_config_trains_from_hap_checkpoint_and_evaluates(
-        hap_release, tmp_path, monkeypatch):
-    checkpoint, encoder = relative_paths(hap_release, tmp_path, monkeypatch)
+        relative_hap_release, build_runner):
+    checkpoint, encoder = relative_hap_release
     build_crowdhuman(Path('CrowdHuman'))
     cfg = tiny_config(Path('.'), checkpoint)
     runner = build_runner(cfg)

@@ -14,69 +14,27 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import RUNNERS, DefaultScope
+from mmengine.registry import DefaultScope
 from mmpretrain.models.utils import resize_pos_embed
 
 from hap_mm.models import HAPViT
-from hap_mm.models.utils.backbone_converter import convert_checkpoint_file
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs' / 'downstream' / 'pose'
 DATA = Path(__file__).parent / 'data' / 'pose'
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
-TIMM_NAMES = [(r'^patch_embed\.projection\.', 'patch_embed.proj.'),
-              (r'^layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
-              (r'^layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'),
-              (r'^layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
-              (r'^layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
-              (r'^layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'),
-              (r'^ln1\.', 'norm.')]
 
-
-@pytest.fixture(autouse=True)
-def keep_default_scope():
-    """Runners enter their host's default scope for good; give the tests
-    after this one (ReID heads, ...) the scope they had."""
-    saved = DefaultScope._instance_dict.copy()
-    yield
-    DefaultScope._instance_dict = saved
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny models here run each op in microseconds; splitting them over
-    threads only adds waiting, badly so on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('keep_default_scope', 'one_torch_thread')
 
 
 # ------------------------------------------------------------ checkpoint
 @pytest.fixture(scope='module')
-def hap_release(tmp_path_factory):
+def hap_release(release_checkpoint):
     """A tiny HAP checkpoint in the authors' release layout (timm names,
     decoder, mask token), converted by the converter. Returns the converted
     file and the encoder tensors (mmpretrain names) it was made from."""
-    torch.manual_seed(7)
-    vit = HAPViT(arch=TINY, img_size=(256, 128))
-    with torch.no_grad():
-        for p in vit.parameters():
-            p.normal_(0, 0.02)
-    encoder = {k: v.clone() for k, v in vit.state_dict().items()}
-    model = {}
-    for key, value in encoder.items():
-        for pattern, repl in TIMM_NAMES:
-            key = re.sub(pattern, repl, key)
-        model[key] = value
-    model.update({'mask_token': torch.zeros(1, 1, 16),
-                  'decoder_embed.weight': torch.zeros(16, 32),
-                  'decoder_pos_embed': torch.zeros(1, 129, 16)})
-    folder = tmp_path_factory.mktemp('hap')
-    torch.save({'model': model, 'epoch': 399}, folder / 'release.pth')
-    dst = folder / 'hap_backbone.pth'
-    convert_checkpoint_file(str(folder / 'release.pth'), str(dst))
-    return dst, encoder
+    checkpoint, encoder, _ = release_checkpoint(TINY, seed=7)
+    return checkpoint, encoder
 
 
 class BackboneAtStart(Hook):
@@ -176,21 +134,6 @@ def tiny_config(name: str, folder: Path, checkpoint: Path) -> Config:
     return cfg
 
 
-def relative_paths(hap_release, tmp_path, monkeypatch):
-    """Work in ``tmp_path`` with short relative paths (the checkpoint
-    linked as hap.pth): mmengine formats the whole config with yapf several
-    times per run, and long paths make that several times slower."""
-    checkpoint, encoder = hap_release
-    monkeypatch.chdir(tmp_path)
-    Path('hap.pth').symlink_to(checkpoint)
-    return Path('hap.pth'), encoder
-
-
-def build_runner(cfg: Config):
-    return RUNNERS.build(cfg) if 'runner_type' in cfg else \
-        RUNNERS.build(dict(type='Runner', **cfg))
-
-
 # ------------------------------------------------------------ tests
 def test_hap_modules_resolve_from_mmpose_registries():
     from mmpose.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
@@ -249,8 +192,8 @@ def test_layer_decay_lrs_in_the_pose_estimator():
     ('td-hm_hapvit-b_8xb64-210e_mpii-256x256.py', (16, 16), 'PCK'),
 ])
 def test_pose_config_trains_from_hap_checkpoint_and_evaluates(
-        name, grid, metric, hap_release, tmp_path, monkeypatch):
-    checkpoint, encoder = relative_paths(hap_release, tmp_path, monkeypatch)
+        name, grid, metric, relative_hap_release, build_runner):
+    checkpoint, encoder = relative_hap_release
     cfg = tiny_config(name, Path('.'), checkpoint)
     runner = build_runner(cfg)
     start = BackboneAtStart(checkpoint)
