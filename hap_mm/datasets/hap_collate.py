@@ -50,20 +50,23 @@ def hap_collate(data_batch: Sequence[dict],
     Raises:
         ValueError: the images are not the generator's ``input_size``.
     """
-    if mask_generator is not None and len(data_batch):
-        gen = build_mask_generator(mask_generator)
-        size = tuple(data_batch[0]['inputs'].shape[-2:])
-        if size != gen.input_size:
-            raise ValueError(
-                f'hap_collate: mask_generator input_size {gen.input_size} '
-                f'but the pipeline makes {size} images')
-        samples = [d['data_samples'] for d in data_batch]
-        kpts, scores = zip(*(read_keypoints(s.metainfo) for s in samples))
-        masks, parts = gen.generate(np.stack(kpts), np.stack(scores))
-        for sample, mask, part in zip(samples, masks, parts):
-            sample.set_mask(mask)
-            sample.set_field(part, 'part_mask', field_type='metainfo')
-    return default_collate(data_batch)
+    batch = default_collate(data_batch)
+    if mask_generator is None or not len(data_batch):
+        return batch
+    gen = build_mask_generator(mask_generator)
+    size = tuple(batch['inputs'].shape[-2:])
+    if size != gen.input_size:
+        raise ValueError(
+            f'hap_collate: mask_generator input_size {gen.input_size} '
+            f'but the pipeline makes {size} images')
+    # the collated batch holds the same data sample objects
+    samples = batch['data_samples']
+    kpts, scores = zip(*(read_keypoints(s.metainfo) for s in samples))
+    masks, parts = gen.generate(np.stack(kpts), np.stack(scores))
+    for sample, mask, part in zip(samples, masks, parts):
+        sample.set_mask(mask)
+        sample.set_field(part, 'part_mask', field_type='metainfo')
+    return batch
 
 
 def find_mask_generator(dataloader_cfg: dict) -> dict:

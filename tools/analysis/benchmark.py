@@ -40,6 +40,7 @@ import mmpretrain
 import numpy as np
 import torch
 from mmengine.dataset import Compose, default_collate
+from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
@@ -420,6 +421,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # the models' init_weights reports every parameter at INFO level
+    MMLogger.get_instance('hap_benchmark', log_level='WARNING')
     torch.manual_seed(0)
     np.random.seed(0)
     if args.measure_mem:
