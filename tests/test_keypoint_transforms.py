@@ -135,3 +135,27 @@ def test_flip_never_with_prob_zero():
     out = KeypointRandomFlip(prob=0.0)(res)
     assert out['flip'] is False
     np.testing.assert_array_equal(out['keypoints'], before)
+
+
+def test_move_keypoints_border_and_overflow_cases():
+    """Stored float32 coordinates of a visible keypoint are inside the image
+    even when the float64 result lies just below the border; coordinates
+    beyond float32 become 0 and invisible; mismatched shapes are refused."""
+    from hap_mm.datasets.transforms.keypoint_utils import move_keypoints
+    w = 128
+    just_below = float(np.nextafter(np.float64(w), 0))  # rounds to 128 in f32
+    kpts = np.array([[[just_below, 5.0], [127.5, 5.0], [1e300, 5.0],
+                      [5.0, np.nan]]])
+    vis = np.ones((1, 4))
+    out, out_vis = move_keypoints(kpts, vis, (0, 0), (1, 1), (256, w), 0.0)
+    assert out.dtype == np.float32 and out_vis.dtype == np.float32
+    inside = (out[0, :, 0] >= 0) & (out[0, :, 0] < w)
+    assert not (out_vis[0] > 0)[~inside].any()
+    assert out_vis[0].tolist() == [0, 1, 0, 0]
+    assert out[0, 2].tolist() == [0, 0] and out[0, 3].tolist() == [0, 0]
+    # a flip is offset (W, 0), factor (-1, 1): x' = W - x
+    flipped, _ = move_keypoints(kpts[:, 1:2], vis[:, 1:2], (w, 0), (-1, 1),
+                                (256, w), 0.0)
+    assert flipped[0, 0].tolist() == [0.5, 5.0]
+    with pytest.raises(ValueError, match='do not match'):
+        move_keypoints(kpts, np.ones((1, 3)), (0, 0), (1, 1), (256, w), 0.0)

@@ -6,7 +6,7 @@ from mmcv.transforms import RandomFlip
 from mmpretrain.registry import TRANSFORMS
 
 from ..coco_keypoints import flip_permutation
-from .keypoint_utils import visible_in_image
+from .keypoint_utils import move_keypoints
 
 
 @TRANSFORMS.register_module()
@@ -49,15 +49,15 @@ class KeypointRandomFlip(RandomFlip):
         if results.get('keypoints') is None:
             return
         h, w = results['img'].shape[:2]
-        kpts = np.asarray(results['keypoints'], dtype=np.float32).copy()
-        vis = np.asarray(
-            results.get('keypoints_visible', np.ones(kpts.shape[:-1])),
-            dtype=np.float32)
-        kpts[..., 0] = w - kpts[..., 0]
+        kpts = results['keypoints']
+        vis = results.get('keypoints_visible',
+                          np.ones(np.shape(kpts)[:-1], dtype=np.float32))
         if self.swap_left_right:
-            kpts, vis = kpts[..., self._perm, :], vis[..., self._perm]
-        results['keypoints'], results['keypoints_visible'] = visible_in_image(
-            kpts, vis, (h, w), self.score_thr)
+            kpts = np.asarray(kpts)[..., self._perm, :]
+            vis = np.asarray(vis)[..., self._perm]
+        # x' = W - x = (x - W) * -1
+        results['keypoints'], results['keypoints_visible'] = move_keypoints(
+            kpts, vis, (w, 0), (-1, 1), (h, w), self.score_thr)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(prob={self.prob}, '

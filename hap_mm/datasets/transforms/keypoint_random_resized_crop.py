@@ -6,7 +6,7 @@ import numpy as np
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
-from .keypoint_utils import visible_in_image
+from .keypoint_utils import move_keypoints
 
 
 @TRANSFORMS.register_module()
@@ -81,17 +81,13 @@ class KeypointRandomResizedCrop(RandomResizedCrop):
         results['crop_bbox'] = np.array(
             [left, top, left + crop_w, top + crop_h], dtype=np.float32)
         if results.get('keypoints') is not None:
-            offset = np.array([left, top], dtype=np.float32)
-            factor = np.array([out_w / crop_w, out_h / crop_h],
-                              dtype=np.float32)
-            with np.errstate(over='ignore', invalid='ignore'):
-                # huge values overflow to inf and become invisible below
-                kpts = (np.asarray(results['keypoints'], np.float32) -
-                        offset) * factor
+            kpts = results['keypoints']
             vis = results.get('keypoints_visible',
-                              np.ones(kpts.shape[:-1], dtype=np.float32))
+                              np.ones(np.shape(kpts)[:-1], dtype=np.float32))
             results['keypoints'], results['keypoints_visible'] = \
-                visible_in_image(kpts, vis, (out_h, out_w), self.score_thr)
+                move_keypoints(kpts, vis, (left, top),
+                               (out_w / crop_w, out_h / crop_h),
+                               (out_h, out_w), self.score_thr)
         return results
 
     def __repr__(self) -> str:
