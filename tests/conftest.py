@@ -175,7 +175,23 @@ TIMM_NAMES = [(r'^patch_embed\.projection\.', 'patch_embed.proj.'),
 
 
 @pytest.fixture(scope='session')
-def release_checkpoint(tmp_path_factory):
+def release_names():
+    """``to_release(state_dict)``: mmpretrain ViT names -> the release's
+    (timm) names, tensors unchanged."""
+
+    def to_release(state_dict: dict) -> dict:
+        out = {}
+        for key, value in state_dict.items():
+            for pattern, repl in TIMM_NAMES:
+                key = re.sub(pattern, repl, key)
+            out[key] = value
+        return out
+
+    return to_release
+
+
+@pytest.fixture(scope='session')
+def release_checkpoint(tmp_path_factory, release_names):
     """``make(arch, seed, img_size=None)`` -> ``(converted, encoder,
     report)``: a HAPViT of ``arch`` (256x128 input) with random N(0, 0.02)
     weights, saved in the authors' release layout (timm names under
@@ -191,11 +207,7 @@ def release_checkpoint(tmp_path_factory):
             for p in vit.parameters():
                 p.normal_(0, 0.02)
         encoder = {k: v.clone() for k, v in vit.state_dict().items()}
-        model = {}
-        for key, value in encoder.items():
-            for pattern, repl in TIMM_NAMES:
-                key = re.sub(pattern, repl, key)
-            model[key] = value
+        model = release_names(encoder)
         model.update({'mask_token': torch.zeros(1, 1, 16),
                       'decoder_embed.weight': torch.zeros(16, 32),
                       'decoder_pos_embed': torch.zeros(1, 129, 16),

@@ -1,7 +1,6 @@
 """The checkpoint converter: exact tensors, host-loadable output, safety;
 and hap_mm's host integrations importing without the hosts."""
 import importlib.util
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,27 +40,20 @@ def _vit(img_size=(256, 128)):
     return vit
 
 
-def _timm(sd):
-    """mmpretrain ViT names -> the release's (timm) names."""
-    rules = [(r'^patch_embed\.projection\.', 'patch_embed.proj.'),
-             (r'^layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
-             (r'^layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'),
-             (r'^layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
-             (r'^layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
-             (r'^layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'),
-             (r'^ln1\.', 'norm.')]
-    out = {}
-    for k, v in sd.items():
-        for pattern, repl in rules:
-            k = re.sub(pattern, repl, k)
-        out[k] = v
-    return out
+@pytest.fixture
+def release_file(tmp_path, release_names):
+    """``make(vit)``: ``vit`` saved in the authors' release layout (timm
+    encoder names under 'model', with the MAE decoder and mask token that
+    the converter must drop) as ``tmp_path/release.pth``."""
+
+    def make(vit):
+        return _release_checkpoint(tmp_path, release_names(vit.state_dict()))
+
+    return make
 
 
-def _release_checkpoint(tmp_path, vit):
-    """The authors' release layout: timm encoder names under 'model', with
-    the MAE decoder and mask token that the converter must drop."""
-    model = _timm(vit.state_dict())
+def _release_checkpoint(tmp_path, model):
+    """``model`` (release names) plus decoder and mask token, saved."""
     assert 'blocks.1.attn.qkv.weight' in model and 'norm.bias' in model
     model['decoder_embed.weight'] = torch.zeros(16, 32)
     model['decoder_pos_embed'] = torch.zeros(1, 129, 16)
@@ -76,10 +68,10 @@ def _load(path):
 
 
 def test_cli_converts_release_checkpoint_exactly_and_says_what_it_did(
-        tool, tmp_path):
+        tool, tmp_path, release_file):
     vit = _vit()
     dst = tmp_path / 'backbone.pth'
-    proc = tool([TOOL, _release_checkpoint(tmp_path, vit), dst])
+    proc = tool([TOOL, release_file(vit), dst])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'kept 30 tensors as backbone.*' in proc.stdout
     assert 'dropped 3' in proc.stdout
@@ -95,10 +87,10 @@ def test_cli_converts_release_checkpoint_exactly_and_says_what_it_did(
 
 
 def test_converted_weights_load_through_init_cfg_without_key_errors(
-        tool_main, tmp_path):
+        tool_main, tmp_path, release_file):
     vit = _vit()
     dst = tmp_path / 'backbone.pth'
-    tool_main([str(_release_checkpoint(tmp_path, vit)), str(dst)])
+    tool_main([str(release_file(vit)), str(dst)])
     host = MODELS.build(
         dict(
             type='HAPViT',
@@ -150,12 +142,13 @@ def test_hap_training_checkpoint_converts_and_resizes_for_pose(
     assert torch.equal(pose.pos_embed, pos)
 
 
-def test_imagenet_mae_checkpoints_convert_in_both_namings(tmp_path):
+def test_imagenet_mae_checkpoints_convert_in_both_namings(
+        tmp_path, release_names):
     """ImageNet MAE: timm names and a square 14x14 grid (the official
     release), or mmpretrain names (backbone.* beside neck.* / head.*)."""
     square = _vit(img_size=(224, 224))
     timm_src, mm_src = tmp_path / 'mae_timm.pth', tmp_path / 'mae_mm.pth'
-    torch.save({'model': _timm(square.state_dict())}, timm_src)
+    torch.save({'model': release_names(square.state_dict())}, timm_src)
     torch.save({'state_dict': {
         **{f'backbone.{k}': v for k, v in square.state_dict().items()},
         'neck.decoder_pos_embed': torch.zeros(1, 197, 16),
@@ -174,8 +167,9 @@ def test_imagenet_mae_checkpoints_convert_in_both_namings(tmp_path):
     assert len(_load(tmp_path / 'mae_mm_out.pth')['state_dict']) == 30
 
 
-def test_refuses_to_overwrite_without_force(tool_main, tmp_path):
-    src = _release_checkpoint(tmp_path, _vit())
+def test_refuses_to_overwrite_without_force(tool_main, tmp_path,
+                                            release_file):
+    src = release_file(_vit())
     dst = tmp_path / 'out.pth'
     dst.write_bytes(b'user file')
     with pytest.raises(SystemExit, match='--force'):
@@ -187,8 +181,8 @@ def test_refuses_to_overwrite_without_force(tool_main, tmp_path):
 
 
 def test_failed_write_leaves_destination_and_no_temp_file(
-        tmp_path, monkeypatch):
-    src = _release_checkpoint(tmp_path, _vit())
+        tmp_path, monkeypatch, release_file):
+    src = release_file(_vit())
     dst = tmp_path / 'out.pth'
     dst.write_bytes(b'previous')
 
@@ -204,10 +198,12 @@ def test_failed_write_leaves_destination_and_no_temp_file(
                                                           'release.pth']
 
 
-def test_pickled_objects_in_source_need_unsafe_load(tool_main, tmp_path):
+def test_pickled_objects_in_source_need_unsafe_load(tool_main, tmp_path,
+                                                    release_names):
     vit = _vit()
     src = tmp_path / 'legacy.pth'
-    torch.save({'model': _timm(vit.state_dict()), 'args': object()}, src)
+    torch.save({'model': release_names(vit.state_dict()), 'args': object()},
+               src)
     with pytest.raises(SystemExit, match='unsafe'):
         tool_main([str(src), str(tmp_path / 'a.pth')])
     assert not (tmp_path / 'a.pth').exists()
@@ -215,8 +211,9 @@ def test_pickled_objects_in_source_need_unsafe_load(tool_main, tmp_path):
     assert len(_load(tmp_path / 'b.pth')['state_dict']) == 30
 
 
-def test_bad_target_size_and_empty_checkpoints_are_named(tool_main, tmp_path):
-    src = _release_checkpoint(tmp_path, _vit())
+def test_bad_target_size_and_empty_checkpoints_are_named(
+        tool_main, tmp_path, release_file):
+    src = release_file(_vit())
     with pytest.raises(SystemExit, match='img_size'):
         tool_main([str(src), str(tmp_path / 'x.pth'), '--img-size', '250',
                    '128'])

@@ -354,13 +354,8 @@ class PartAwareMaskGenerator(BaseTransform):
 
     def _block_fill_rows_together(self, taken: np.ndarray,
                                   u: np.ndarray) -> np.ndarray:
-        """:meth:`_block_fill` with array operations over all rows.
-
-        Args:
-            taken (np.ndarray): bool (R, N).
-            u (np.ndarray): (R, K, 4) draws per attempt: area, sqrt aspect,
-                top, left.
-        """
+        """:meth:`_block_fill` with array operations over all rows, one
+        attempt at a time; arguments as :meth:`_block_fill_row_by_row`."""
         gh, gw = self.grid
         table, base = _rectangle_table(gh, gw)
         lo = self.min_block_patches
