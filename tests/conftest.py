@@ -1,4 +1,5 @@
 """Shared fixtures. ``tests/`` is not a package (see pyproject.toml)."""
+import copy
 import json
 import os
 import re
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS, DefaultScope
 
 from hap_mm.models import HAPViT
@@ -244,3 +246,58 @@ def _build_runner(cfg):
 def build_runner():
     """``f(cfg)`` -> the runner ``cfg`` describes."""
     return _build_runner
+
+
+class BackboneAtStart(Hook):
+    """Records the backbone once its weights are initialised (before the
+    first iteration) and what loading the checkpoint again reports."""
+    priority = 'VERY_HIGH'
+
+    def __init__(self, checkpoint):
+        self.checkpoint = str(checkpoint)
+
+    def before_train(self, runner):
+        backbone = runner.model.backbone
+        self.state = {k: v.clone() for k, v in backbone.state_dict().items()}
+        self.load_report = copy.deepcopy(backbone).load_pretrained(
+            self.checkpoint, prefix='backbone.')
+
+
+@pytest.fixture
+def backbone_at_start():
+    """``BackboneAtStart(checkpoint)``: a hook for a host runner."""
+    return BackboneAtStart
+
+
+def _vit_depth(name: str, num_layers: int) -> int:
+    """Layer-decay depth of a host model's parameter: 0 for the ViT's
+    embeddings, i + 1 for its block i, num_layers + 1 for the rest."""
+    if name.startswith(('backbone.cls_token', 'backbone.pos_embed',
+                        'backbone.patch_embed')):
+        return 0
+    block = re.match(r'backbone\.layers\.(\d+)\.', name)
+    return int(block.group(1)) + 1 if block else num_layers + 1
+
+
+@pytest.fixture
+def layer_decay_groups():
+    """``check(model, optim_wrapper, base_lr, rate, num_layers)``: asserts
+    every parameter is in exactly one group with lr ``base_lr * rate **
+    (num_layers + 1 - depth)``; returns ``{name: (param, group)}`` for the
+    host-specific weight-decay checks."""
+
+    def check(model, optim_wrapper, base_lr, rate, num_layers) -> dict:
+        groups = {}
+        for group in optim_wrapper.optimizer.param_groups:
+            for param in group['params']:
+                assert id(param) not in groups
+                groups[id(param)] = group
+        names = dict(model.named_parameters())
+        assert set(groups) == {id(p) for p in names.values()}
+        for name, param in names.items():
+            depth = _vit_depth(name, num_layers)
+            assert groups[id(param)]['lr'] == pytest.approx(
+                base_lr * rate**(num_layers + 1 - depth)), name
+        return {n: (p, groups[id(p)]) for n, p in names.items()}
+
+    return check

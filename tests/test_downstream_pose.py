@@ -1,9 +1,7 @@
 """HAP backbones in stock mmpose: the real pose configs, shrunk to a tiny
 ViT, train two iterations on mmpose's own COCO / MPII test data and are
 evaluated by mmpose's metrics, starting from a converted HAP checkpoint."""
-import copy
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +10,6 @@ import pytest
 import scipy.io
 import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmpretrain.models.utils import resize_pos_embed
@@ -35,21 +32,6 @@ def hap_release(release_checkpoint):
     file and the encoder tensors (mmpretrain names) it was made from."""
     checkpoint, encoder, _ = release_checkpoint(TINY, seed=7)
     return checkpoint, encoder
-
-
-class BackboneAtStart(Hook):
-    """Records the backbone once its weights are initialised (before the
-    first iteration) and what loading the checkpoint again reports."""
-    priority = 'VERY_HIGH'
-
-    def __init__(self, checkpoint):
-        self.checkpoint = str(checkpoint)
-
-    def before_train(self, runner):
-        backbone = runner.model.backbone
-        self.state = {k: v.clone() for k, v in backbone.state_dict().items()}
-        self.load_report = copy.deepcopy(backbone).load_pretrained(
-            self.checkpoint, prefix='backbone.')
 
 
 def assert_backbone_is_checkpoint(hook, encoder, grid):
@@ -148,15 +130,7 @@ def test_hap_modules_resolve_from_mmpose_registries():
     assert vit(torch.zeros(1, 3, 256, 192))[0].shape == (1, 32, 16, 12)
 
 
-def _expected_depth(name: str, num_layers: int) -> int:
-    if name.startswith(('backbone.cls_token', 'backbone.pos_embed',
-                        'backbone.patch_embed')):
-        return 0
-    block = re.match(r'backbone\.layers\.(\d+)\.', name)
-    return int(block.group(1)) + 1 if block else num_layers + 1
-
-
-def test_layer_decay_lrs_in_the_pose_estimator():
+def test_layer_decay_lrs_in_the_pose_estimator(layer_decay_groups):
     from mmpose.registry import MODELS
     cfg = Config.fromfile(CONFIGS / 'td-hm_hapvit-b_8xb64-210e_coco-256x192.py')
     cfg.model.backbone.update(arch=TINY, init_cfg=None)
@@ -167,22 +141,14 @@ def test_layer_decay_lrs_in_the_pose_estimator():
     base_lr, base_wd = 5e-4, 0.1
     rate = cfg.optim_wrapper.paramwise_cfg.layer_decay_rate
     assert rate == 0.75
-    seen = {}
-    for group in optim.optimizer.param_groups:
-        for param in group['params']:
-            seen[id(param)] = group
-    names = dict(model.named_parameters())
-    assert len(seen) == len(names)  # every parameter, once
-    for name, param in names.items():
-        group = seen[id(param)]
-        depth = _expected_depth(name, TINY['num_layers'])
-        assert group['lr'] == pytest.approx(
-            base_lr * rate**(TINY['num_layers'] + 1 - depth)), name
+    params = layer_decay_groups(model, optim, base_lr, rate,
+                                TINY['num_layers'])
+    for name, (param, group) in params.items():
         no_decay = (param.ndim == 1 or name.endswith(
             ('pos_embed', 'cls_token')))  # norms and biases are 1-D here
         assert group['weight_decay'] == (0.0 if no_decay else base_wd), name
-    assert seen[id(names['head.final_layer.weight'])]['lr'] == base_lr
-    assert seen[id(names['backbone.patch_embed.projection.weight'])][
+    assert params['head.final_layer.weight'][1]['lr'] == base_lr
+    assert params['backbone.patch_embed.projection.weight'][1][
         'lr'] == pytest.approx(base_lr * rate**3)
 
 
@@ -192,11 +158,12 @@ def test_layer_decay_lrs_in_the_pose_estimator():
     ('td-hm_hapvit-b_8xb64-210e_mpii-256x256.py', (16, 16), 'PCK'),
 ])
 def test_pose_config_trains_from_hap_checkpoint_and_evaluates(
-        name, grid, metric, relative_hap_release, build_runner):
+        name, grid, metric, relative_hap_release, build_runner,
+        backbone_at_start):
     checkpoint, encoder = relative_hap_release
     cfg = tiny_config(name, Path('.'), checkpoint)
     runner = build_runner(cfg)
-    start = BackboneAtStart(checkpoint)
+    start = backbone_at_start(checkpoint)
     runner.register_hook(start)
     runner.train()
     assert runner.iter == 2
