@@ -105,9 +105,10 @@ class PartAwareMaskGenerator(BaseTransform):
 
     All random draws of a batch of images are made at once; part patches and
     priorities are computed for the whole batch with array operations, and
-    the block fill walks the views with integer bitmasks (a few integer
-    operations per attempt). ``hap_collate`` calls :meth:`generate` once per
-    batch, which is how the shipped configs use it.
+    the block fill walks the views with integer bitmasks for a few views or
+    all views together with array operations for many (``VECTOR_ROWS``).
+    ``hap_collate`` calls :meth:`generate` once per batch, which is how the
+    shipped configs use it.
 
     **Required keys:** ``img_shape``; optional ``keypoints`` (1, 17, 2) pixel
     coordinates and ``keypoints_visible`` (1, 17) scores (mmpose convention).
@@ -311,10 +312,9 @@ class PartAwareMaskGenerator(BaseTransform):
         if not self.block_wise:
             return taken.copy()
         u = rng.random_sample((taken.shape[0], self.max_block_attempts, 4))
-        root_aspect = np.exp((self.log_aspect[0] + (self.log_aspect[1] -
-                                                    self.log_aspect[0]) *
-                              u[..., 1]) / 2)  # sqrt of the aspect ratio
-        u[..., 1] = root_aspect
+        u[..., 1] = np.exp((self.log_aspect[0] + (self.log_aspect[1] -
+                                                  self.log_aspect[0]) *
+                            u[..., 1]) / 2)  # sqrt of the aspect ratio
         if taken.shape[0] >= VECTOR_ROWS:
             return self._block_fill_rows_together(taken, u)
         return self._block_fill_row_by_row(taken, u)
@@ -359,8 +359,8 @@ class PartAwareMaskGenerator(BaseTransform):
         gh, gw = self.grid
         table, base = _rectangle_table(gh, gw)
         lo = self.min_block_patches
-        u_area, root_aspect, u_top, u_left = np.moveaxis(u, 2, 0).transpose(
-            0, 2, 1).copy()  # each (K, R)
+        # each (K, R): attempt-major, so one attempt is a contiguous row
+        u_area, root_aspect, u_top, u_left = u.transpose(2, 1, 0).copy()
         acc = taken.copy()
         remaining = self.num_mask - np.count_nonzero(acc, axis=1)
         for k in range(u.shape[1]):
