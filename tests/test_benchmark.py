@@ -17,14 +17,17 @@ def test_quick_benchmark_writes_every_key(tool, tmp_path):
     out = tmp_path / 'bench.json'
     proc = tool([
         'tools/analysis/benchmark.py', '--quick', '--arch', 'tiny',
-        '--batch-size', '2', '--repeats', '1', '--num-images', '3', '--json',
-        out
+        '--batch-size', '2', '--repeats', '1', '--pipeline-repeats', '2',
+        '--num-images', '3', '--json', out
     ])
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
     for key in KEYS:
         assert math.isfinite(res[key]) and res[key] > 0, key
     assert res['flops_hap_step'] > res['flops_mae_step']
+    spread = res['pipeline_ratio_vs_mae_rounds']
+    assert spread['min'] <= spread['median'] <= spread['max']
+    assert res['settings']['pipeline_repeats'] == 2
     assert res['machine']['torch'] and res['settings']['arch'] == 'tiny'
 
 

@@ -81,6 +81,58 @@ def test_crop_scale_and_relative_aspect():
     assert min(areas) >= 0.78 and max(areas) <= 1.0
 
 
+def _mmpretrain_crop(t):
+    """mmpretrain's RandomResizedCrop with ``t``'s (absolute) ranges."""
+    from mmpretrain.datasets.transforms import RandomResizedCrop
+    return RandomResizedCrop(
+        scale=t.scale, crop_ratio_range=t.crop_ratio_range,
+        aspect_ratio_range=t.aspect_ratio_range,
+        max_attempts=t.max_attempts)
+
+
+@pytest.mark.parametrize('hw,crop_ratio_range',
+                         [((400, 200), (0.8, 1.0)), ((117, 37), (0.8, 1.0)),
+                          ((300, 60), (0.8, 1.0)), ((400, 200), (0.2, 1.0)),
+                          ((211, 211), (0.2, 1.0))])
+def test_crop_params_have_mmpretrain_distribution(hw, crop_ratio_range):
+    """The one-call draw gives the crops mmpretrain's draw gives (sizes,
+    positions, and how often the fallback is taken): two-sample KS tests
+    on 4000 crops each, on person-shaped, tiny and narrow images (the
+    narrow one makes most tries fail) at HAP's area range, and with MAE's
+    wider area range, where the aspect draw shapes most crops."""
+    from scipy.stats import ks_2samp
+    t = KeypointRandomResizedCrop(
+        scale=(256, 128), crop_ratio_range=crop_ratio_range)
+    ref = _mmpretrain_crop(t)
+    img = np.zeros(hw + (3, ), np.uint8)
+    state = np.random.get_state()
+    np.random.seed(1)
+    ours = np.array([t.rand_crop_params(img) for _ in range(4000)], float)
+    theirs = np.array([ref.rand_crop_params(img) for _ in range(4000)],
+                      float)
+    np.random.set_state(state)
+    for crops in (ours, theirs):  # top, left as a share of the free room
+        crops[:, 0] /= hw[0] - crops[:, 2] + 1
+        crops[:, 1] /= hw[1] - crops[:, 3] + 1
+    for col, name in enumerate(('top', 'left', 'crop_h', 'crop_w')):
+        assert ks_2samp(ours[:, col], theirs[:, col],
+                        method='asymp').pvalue > 1e-3, name
+    assert (ours[:, 2] <= hw[0]).all() and (ours[:, 3] <= hw[1]).all()
+
+
+@pytest.mark.parametrize('hw,crop_ratio_range', [((400, 20), (0.8, 1.0)),
+                                                 ((20, 400), (0.8, 1.0)),
+                                                 ((100, 50), (1.5, 2.0))])
+def test_crop_fallback_is_mmpretrain_centre_crop(hw, crop_ratio_range):
+    """When no try fits (too narrow, too wide, area above the image) both
+    fall back to the same centre crop."""
+    t = KeypointRandomResizedCrop(
+        scale=(256, 128), crop_ratio_range=crop_ratio_range)
+    img = np.zeros(hw + (3, ), np.uint8)
+    assert t.rand_crop_params(img) == _mmpretrain_crop(t).rand_crop_params(
+        img)
+
+
 def test_crop_makes_nan_and_low_score_keypoints_invisible(monkeypatch):
     t = KeypointRandomResizedCrop(scale=(256, 128), score_thr=0.3)
     monkeypatch.setattr(t, 'rand_crop_params', lambda img: (0, 0, 200, 100))

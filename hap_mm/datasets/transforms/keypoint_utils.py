@@ -54,18 +54,19 @@ def move_keypoints(keypoints: np.ndarray, visible: np.ndarray,
     ox, oy = float(offset[0]), float(offset[1])
     fx, fy = float(factor[0]), float(factor[1])
     lowest = max(float(score_thr), 0.0)
-    points, scores = [], []
-    for (x, y), v in zip(xy.reshape(-1, 2).tolist(),
-                         np.reshape(visible, -1).tolist()):
-        x = (x - ox) * fx
-        y = (y - oy) * fy
+    # flat Python lists: [x0, y0, x1, y1, ...] and [v0, v1, ...]
+    flat = xy.reshape(-1).tolist()
+    scores = np.reshape(visible, -1).tolist()
+    for i, v in enumerate(scores):
+        x = (flat[2 * i] - ox) * fx
+        y = (flat[2 * i + 1] - oy) * fy
         # comparisons with NaN are False, so NaN fails every check
         if not (0 <= x <= x_max and 0 <= y <= y_max and v > 0
                 and lowest <= v <= FLOAT32_MAX):
-            v = 0.0
+            scores[i] = 0.0
         if not (abs(x) <= FLOAT32_MAX and abs(y) <= FLOAT32_MAX):
             x = y = 0.0
-        points.append((x, y))
-        scores.append(v)
-    return (np.array(points, dtype=np.float32).reshape(shape + (2, )),
+        flat[2 * i] = x
+        flat[2 * i + 1] = y
+    return (np.array(flat, dtype=np.float32).reshape(shape + (2, )),
             np.array(scores, dtype=np.float32).reshape(shape))

@@ -1,7 +1,7 @@
 """Human-part-guided, block-wise mask generation (HAP), run in the pipeline."""
 import functools
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -412,24 +412,19 @@ class PartAwareMaskGenerator(BaseTransform):
                 f'release_compatible={self.release_compatible})')
 
 
-def read_keypoints(results: dict) -> Tuple[np.ndarray, np.ndarray]:
+def read_keypoints(results) -> Tuple[np.ndarray, np.ndarray]:
     """(17, 2) coordinates and (17,) scores, float64, from a results dict or
-    a data sample's metainfo (``keypoints``, ``keypoints_visible``); all-NaN
-    when absent or malformed (the sample then gets block-only masks).
+    a data sample (``keypoints``, ``keypoints_visible``, read with
+    ``.get``); all-NaN when absent or malformed (the sample then gets
+    block-only masks).
     """
-    missing = (np.full((NUM_KEYPOINTS, 2), np.nan),
-               np.zeros(NUM_KEYPOINTS))
-    kpts: Optional[np.ndarray] = results.get('keypoints')
-    if kpts is None:
-        return missing
-    kpts = np.asarray(kpts, dtype=np.float64)
-    if kpts.size != NUM_KEYPOINTS * 2:
-        return missing
-    vis = results.get('keypoints_visible')
-    if vis is None:
-        scores = np.ones(NUM_KEYPOINTS)
-    else:
-        scores = np.asarray(vis, dtype=np.float64)
-        if scores.size != NUM_KEYPOINTS:
-            return missing
-    return kpts.reshape(NUM_KEYPOINTS, 2), scores.reshape(NUM_KEYPOINTS)
+    kpts = results.get('keypoints')
+    if kpts is not None:
+        kpts = np.asarray(kpts, dtype=np.float64)
+        vis = results.get('keypoints_visible')
+        scores = (np.ones(NUM_KEYPOINTS) if vis is None else np.asarray(
+            vis, dtype=np.float64))
+        if kpts.size == NUM_KEYPOINTS * 2 and scores.size == NUM_KEYPOINTS:
+            return kpts.reshape(NUM_KEYPOINTS, 2), scores.reshape(
+                NUM_KEYPOINTS)
+    return np.full((NUM_KEYPOINTS, 2), np.nan), np.zeros(NUM_KEYPOINTS)
