@@ -28,6 +28,7 @@ def test_quick_benchmark_writes_every_key(tool, tmp_path):
     spread = res['pipeline_ratio_vs_mae_rounds']
     assert spread['min'] <= spread['median'] <= spread['max']
     assert res['settings']['pipeline_repeats'] == 2
+    assert set(res['step_minor_faults']) == {'hap', 'mae', 'sequential'}
     assert res['machine']['torch'] and res['settings']['arch'] == 'tiny'
 
 

@@ -6,7 +6,8 @@ Each comparison interleaves the two variants and reports the median of
 - step_time_ratio_vs_mae: HAP training step (2 part-masked views, alignment)
   over the 1-view MAE step (same HAP model, align off), same ViT/batch/ratio.
 - peak_mem_ratio_vs_mae: peak memory of the same two steps (CPU: RSS growth
-  in a fresh process per variant; CUDA: max allocated).
+  in a fresh process per variant, glibc's mmap threshold fixed so freed
+  tensors leave RSS; CUDA: max allocated).
 - batched_vs_sequential_views: the batched HAP step over the same step with
   the two views encoded one after the other (the release's way).
 - pipeline_ratio_vs_mae: images/s of the HAP data pipeline as
@@ -31,6 +32,7 @@ import math
 import os
 import os.path as osp
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -142,6 +144,22 @@ def step_fn(model, x, mask, sequential=False) -> Callable[[], None]:
     return step
 
 
+def with_usage(fn: Callable[[], None], usage: Dict[str, list],
+               key: str) -> Callable[[], None]:
+    """``fn`` that appends (minor page faults, system CPU seconds) of each
+    call to ``usage[key]``."""
+
+    def call():
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        fn()
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        usage.setdefault(key, []).append(
+            (after.ru_minflt - before.ru_minflt,
+             after.ru_stime - before.ru_stime))
+
+    return call
+
+
 def interleaved_times(fns: Dict[str, Callable[[], None]],
                       repeats: int) -> Dict[str, List[float]]:
     """Seconds of each call of each function, the functions timed in turn
@@ -196,6 +214,11 @@ def peak_memory(args, variant: str) -> float:
         base = torch.cuda.memory_allocated()
         fn()
         return float(torch.cuda.max_memory_allocated() - base)
+    # A fixed mmap threshold makes glibc hand every block of 64 KiB or more
+    # back to the system when it is freed, so RSS follows the live tensors;
+    # with its default (adaptive) threshold, freed memory is kept and reused
+    # unpredictably, and the MAE step's growth varied by 15% run to run.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536')
     out = subprocess.run([
         sys.executable, __file__, '--measure-mem', variant, '--arch',
         args.arch, '--batch-size',
@@ -203,7 +226,8 @@ def peak_memory(args, variant: str) -> float:
     ],
                          capture_output=True,
                          text=True,
-                         check=True)
+                         check=True,
+                         env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -443,7 +467,7 @@ def parse_args() -> argparse.Namespace:
         help='images per data-loader batch in the pipeline and mask '
         'timings (the 27 demo crops, cycled; the paper collates 512)')
     parser.add_argument(
-        '--pipeline-repeats', type=int, default=15,
+        '--pipeline-repeats', type=int, default=25,
         help='timed rounds of the pipelines (about 0.2 s per pipeline and '
         'round at 256 images; their noise is larger than the steps\')')
     parser.add_argument('--measure-mem', help=argparse.SUPPRESS)
@@ -470,13 +494,24 @@ def main() -> None:
     hap, x, hap_mask = _setup(args, 'hap')
     mae, _, mae_mask = _setup(args, 'mae')
     mae.load_state_dict(hap.state_dict(), strict=False)
+    usage: Dict[str, list] = {}
     steps = interleaved_medians(
         dict(
-            hap=step_fn(hap, x, hap_mask),
-            mae=step_fn(mae, x, mae_mask),
-            sequential=step_fn(hap, x, hap_mask, sequential=True)),
-        args.repeats)
+            hap=with_usage(step_fn(hap, x, hap_mask), usage, 'hap'),
+            mae=with_usage(step_fn(mae, x, mae_mask), usage, 'mae'),
+            sequential=with_usage(
+                step_fn(hap, x, hap_mask, sequential=True), usage,
+                'sequential')), args.repeats)
     res['step_time_s'] = steps
+    # what the kernel did for each step (CPU): page faults and system time
+    # show memory the step had to fault in again, not computation; the
+    # first call of each is the warm-up
+    res['step_minor_faults'] = {
+        k: statistics.median(u[0] for u in v[1:])
+        for k, v in usage.items()}
+    res['step_system_time_s'] = {
+        k: statistics.median(u[1] for u in v[1:])
+        for k, v in usage.items()}
     res['step_time_ratio_vs_mae'] = steps['hap'] / steps['mae']
     res['batched_vs_sequential_views'] = steps['hap'] / steps['sequential']
     mem = {v: peak_memory(args, v) for v in ('hap', 'mae')}
@@ -528,6 +563,11 @@ def main() -> None:
                         ('mask_speedup_vs_loop_per_sample_transform', ''),
                         ('flops_ratio_vs_mae', '')):
         print(f'{key:40s} {res[key]:12.3f}  {target}')
+        if key == 'step_time_ratio_vs_mae':
+            faults, system = res['step_minor_faults'], res['step_system_time_s']
+            print(f"{'  page faults per step: hap / mae':40s} "
+                  f"{faults['hap']:.0f} / {faults['mae']:.0f} "
+                  f"(system time {system['hap']:.2f} / {system['mae']:.2f} s)")
         if key == 'pipeline_ratio_vs_mae':
             spread = res['pipeline_ratio_vs_mae_rounds']
             print(f"{'  per round: min / median / max':40s} "

@@ -24,7 +24,7 @@ class KeypointRandomResizedCrop(RandomResizedCrop):
     uniform area share and a log-uniform aspect, then its centre-crop
     fallback) with the same distribution, but all of one image's random
     numbers come from a single NumPy call, and the crop is a slice of the
-    source image instead of ``mmcv.imcrop``: together about 30 us less per
+    source image instead of ``mmcv.imcrop``: together about 25 us less per
     image than ``RandomResizedCrop`` (tools/analysis/benchmark.py).
 
     Keypoints use continuous pixel coordinates (pixel ``i`` spans
