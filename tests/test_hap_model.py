@@ -139,6 +139,39 @@ def test_hap_loss_is_mean_of_views_and_alignment_reaches_encoder():
     assert hap.neck.decoder_embed.weight.grad is None
 
 
+@pytest.mark.parametrize('grid_mask', [True, False])
+def test_views_one_after_another_give_the_batched_losses_and_grads(
+        grid_mask):
+    """``batch_views=False`` (the CPU-friendly path) computes the same
+    losses and gradients as the batched views, for (V, h, w) and (V, N)
+    masks."""
+    torch.manual_seed(0)
+    batched = MODELS.build(_hap_cfg())
+    batched.init_weights()
+    sequential = copy.deepcopy(batched)
+    sequential.batch_views = False
+    x = torch.randn(3, 3, 64, 32)
+    mask = _random_masks(3, 2, 8, 4, torch.Generator().manual_seed(2))
+    if grid_mask:
+        mask = mask.reshape(3, 2, 4, 2)
+    grads = []
+    for model in (batched, sequential):
+        losses = model.loss(x, _samples(mask))
+        sum(losses.values()).backward()
+        grads.append((losses, {
+            n: p.grad.clone()
+            for n, p in model.named_parameters() if p.grad is not None
+        }))
+    (loss_b, grad_b), (loss_s, grad_s) = grads
+    for key in ('loss_rec', 'loss_align'):
+        assert loss_s[key].item() == pytest.approx(loss_b[key].item(),
+                                                   rel=1e-5), key
+    assert grad_b.keys() == grad_s.keys() and len(grad_b) > 10
+    for name in grad_b:
+        torch.testing.assert_close(
+            grad_s[name], grad_b[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
 def test_pos_embed_resize_keeps_cls_and_same_size_is_identity(tmp_path):
     src = MODELS.build(dict(type='HAPViT', arch=TINY, img_size=224))
     src.init_weights()

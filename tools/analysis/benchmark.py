@@ -9,7 +9,8 @@ Each comparison interleaves the two variants and reports the median of
   in a fresh process per variant, glibc's mmap threshold fixed so freed
   tensors leave RSS; CUDA: max allocated).
 - batched_vs_sequential_views: the batched HAP step over the same step with
-  the two views encoded one after the other (the release's way).
+  the two views encoded one after the other (``HAP(batch_views=False)``,
+  the release's way).
 - pipeline_ratio_vs_mae: images/s of the HAP data pipeline as
   configs/hap/hap_vitb_lup.py ships it (decode, keypoint crop, flip, pack,
   hap_collate making the batch's masks) over mmpretrain's MAE pipeline
@@ -94,17 +95,6 @@ def build_model(arch: str, views: int, align: bool) -> torch.nn.Module:
     return model
 
 
-def sequential_loss(model, x: torch.Tensor, mask: torch.Tensor) -> dict:
-    """HAP's losses with the views encoded one after the other."""
-    rec, cls = [], []
-    for v in range(mask.shape[1]):
-        latent, m, ids = model.backbone(x, mask[:, v])
-        rec.append(model.head.loss(model.neck(latent, ids), x, m))
-        cls.append(latent[:, 0])
-    return dict(
-        loss_rec=sum(rec) / len(rec), loss_align=model.align_loss(*cls))
-
-
 def demo_keypoints(num: int) -> np.ndarray:
     """(num, 17, 3) demo keypoints scaled into 256 x 128 crops."""
     rows = []
@@ -127,14 +117,16 @@ def make_masks(batch: int, views: int, part_guided: bool) -> torch.Tensor:
     return torch.from_numpy(mask.reshape(batch, views, -1))
 
 
-def step_fn(model, x, mask, sequential=False) -> Callable[[], None]:
+def step_fn(model, x, mask, batch_views=True) -> Callable[[], None]:
+    """One AdamW training step of ``model`` (``HAP``), its views batched or
+    run one after the other (``HAP.batch_views``)."""
     optim = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=1e-4)
     samples = [DataSample(mask=m) for m in mask]
 
     def step():
-        losses = (sequential_loss(model, x, mask)
-                  if sequential else model.loss(x, samples))
+        model.batch_views = batch_views
+        losses = model.loss(x, samples)
         optim.zero_grad()
         sum(losses.values()).backward()
         optim.step()
@@ -500,7 +492,7 @@ def main() -> None:
             hap=with_usage(step_fn(hap, x, hap_mask), usage, 'hap'),
             mae=with_usage(step_fn(mae, x, mae_mask), usage, 'mae'),
             sequential=with_usage(
-                step_fn(hap, x, hap_mask, sequential=True), usage,
+                step_fn(hap, x, hap_mask, batch_views=False), usage,
                 'sequential')), args.repeats)
     res['step_time_s'] = steps
     # what the kernel did for each step (CPU): page faults and system time
