@@ -8,6 +8,7 @@ import numpy as np
 from hap_mm.datasets.transforms import PartAwareMaskGenerator
 
 KEYS = ('step_time_ratio_vs_mae', 'peak_mem_ratio_vs_mae',
+        'step_time_ratio_vs_mae_sequential_views',
         'batched_vs_sequential_views', 'pipeline_ratio_vs_mae',
         'mask_speedup_vs_loop', 'flops_hap_step', 'flops_mae_step',
         'flops_ratio_vs_mae')

@@ -35,11 +35,11 @@ class HAP(BaseSelfSupervisor):
         align_loss (dict, optional): ``StructureInvariantAlignLoss`` config;
             ``None`` turns alignment off.
         batch_views (bool): Encode and decode the views as one batch
-            (default) or one after the other; the losses are the same. On
-            CPUs with glibc, tensors over 32 MB are mapped fresh and
-            page-faulted on every step, so large CPU batches can run faster
-            with False (tools/analysis/benchmark.py, ViT-B batch 32: 22.4 s
-            vs 24.5 s per step on 2 cores).
+            (default) or one after the other; the losses and gradients are
+            the same. Large CPU batches can run faster with False: at ViT-B
+            batch 32 on 2 cores the batched step page-faulted about 1.4 GB
+            of fresh memory per step and took 10-15% longer
+            (tools/analysis/benchmark.py, docs/benchmarks.md).
         **kwargs: ``data_preprocessor``, ``init_cfg``.
     """
 
