@@ -53,7 +53,7 @@ from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
-from hap_mm.datasets import hap_collate
+from hap_mm.datasets import find_mask_generator, hap_collate
 from hap_mm.datasets.coco_keypoints import BODY_PARTS
 from hap_mm.datasets.keypoint_io import keypoints_from_object, safe_load_npy
 from hap_mm.datasets.transforms import PartAwareMaskGenerator
@@ -299,7 +299,7 @@ def pipeline_rates(num_images: int,
     loader = load_config(osp.join(ROOT, 'configs/hap/hap_vitb_lup.py'),
                          None).train_dataloader
     steps = list(loader.dataset.pipeline)
-    gen_cfg = dict(loader.collate_fn.mask_generator)
+    gen_cfg = find_mask_generator(loader)
     hap = Compose(steps)
     hap_per_sample = Compose(steps[:-1] + [gen_cfg] + steps[-1:])
     # mmpretrain's MAE pipeline, with HAP's crop scale and the same backend
