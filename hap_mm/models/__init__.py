@@ -1,4 +1,4 @@
-from .backbones import HAPViT
+from .backbones import HAPViT, HAPViTMoE
 from .heads import HAPPretrainHead, ReIDHead
 from .losses import (
                      HardMiningTripletLoss,
@@ -9,7 +9,7 @@ from .necks import HAPPretrainDecoder
 from .selfsup import HAP
 
 __all__ = [
-    'HAP', 'HAPViT', 'HAPPretrainDecoder', 'HAPPretrainHead',
+    'HAP', 'HAPViT', 'HAPViTMoE', 'HAPPretrainDecoder', 'HAPPretrainHead',
     'StructureInvariantAlignLoss', 'ReIDHead', 'HardMiningTripletLoss',
     'PositiveRatioBCELoss'
 ]

@@ -51,7 +51,15 @@ class HAPViT(VisionTransformer):
             position embedding was trained at.
         out_type (str): Output without mask: 'featmap' (B, C, H/p, W/p),
             'cls_token' (B, C), 'avg_featmap' (B, C) or 'raw' (B, 1 + L, C).
-        **kwargs: Other ``VisionTransformer`` arguments.
+        with_cls_token (bool): Build the CLS token. ``False`` (ViTPose)
+            gives a position embedding of the patches only: a checkpoint's
+            ``cls_token`` is not loaded and the CLS slot of its position
+            embedding is dropped (HAP's is all zeros). Defaults to True.
+        load_final_norm (bool): Load the checkpoint's final norm (``ln1``).
+            ``False`` keeps it freshly initialised (weight 1, bias 0), as
+            the HAP release's pose fine-tuning does. Defaults to True.
+        **kwargs: Other ``VisionTransformer`` arguments, e.g.
+            ``patch_cfg=dict(padding=2)`` (ViTPose's patch embedding).
     """
 
     def __init__(self,
@@ -61,6 +69,8 @@ class HAPViT(VisionTransformer):
                  pos_embed_type: str = 'sincos',
                  pretrain_img_size: Union[int, Sequence[int]] = (256, 128),
                  out_type: str = 'featmap',
+                 with_cls_token: bool = True,
+                 load_final_norm: bool = True,
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         img_size = _pair(img_size)
@@ -80,10 +90,11 @@ class HAPViT(VisionTransformer):
             img_size=img_size,
             patch_size=patch_size,
             out_type=out_type,
-            with_cls_token=True,
+            with_cls_token=with_cls_token,
             init_cfg=init_cfg,
             **kwargs)
         self.pos_embed_type = pos_embed_type
+        self.load_final_norm = load_final_norm
         self.pos_embed.requires_grad = pos_embed_type == 'learned'
         pretrain_img_size = _pair(pretrain_img_size)
         self.pretrain_grid = (pretrain_img_size[0] // patch_size,
@@ -99,7 +110,8 @@ class HAPViT(VisionTransformer):
                 rect_sincos_pos_embed(self.patch_resolution, self.embed_dims))
         w = self.patch_embed.projection.weight.data
         torch.nn.init.xavier_uniform_(w.view([w.shape[0], -1]))
-        torch.nn.init.normal_(self.cls_token, std=.02)
+        if self.cls_token is not None:
+            torch.nn.init.normal_(self.cls_token, std=.02)
         if self.pretrained_cfg is not None:
             self.load_pretrained(
                 self.pretrained_cfg['checkpoint'],
@@ -112,6 +124,9 @@ class HAPViT(VisionTransformer):
                         unsafe_load: bool = False) -> Tuple[list, list]:
         """Load encoder weights from ``path``; returns (missing, unexpected).
 
+        Weights left out on purpose (``cls_token`` without a CLS token, the
+        final norm with ``load_final_norm=False``) are logged, not listed.
+
         Raises:
             CheckpointLoadError: unreadable file, no encoder weights, or a
                 tensor whose shape does not fit (key and shapes named).
@@ -123,6 +138,11 @@ class HAPViT(VisionTransformer):
             raise CheckpointLoadError(
                 f'{path}: no ViT encoder weights found (looked for '
                 'mmpretrain, timm and backbone.-prefixed names)')
+        skipped = [k for k in state_dict
+                   if (k == 'cls_token' and self.cls_token is None) or
+                   (k.startswith('ln1.') and not self.load_final_norm)]
+        for key in skipped:
+            del state_dict[key]
         own = self.state_dict()
         for key, value in state_dict.items():
             if key in own and key != 'pos_embed' and \
@@ -131,12 +151,19 @@ class HAPViT(VisionTransformer):
                     f'{path}: {key} has shape {tuple(value.shape)} in the '
                     f'checkpoint but {tuple(own[key].shape)} in the model')
         missing, unexpected = self.load_state_dict(state_dict, strict=False)
+        if not self.load_final_norm:
+            missing = [k for k in missing if not k.startswith('ln1.')]
         print_log(
             f'HAPViT: loaded {len(state_dict) - len(unexpected)} tensors '
             f'from {path}; missing {list(missing)}; unexpected '
-            f'{list(unexpected)}',
+            f'{list(unexpected)}; left out on purpose {skipped}',
             logger='current')
         return list(missing), list(unexpected)
+
+    def _is_grid(self, num_patches: int) -> bool:
+        """Whether ``num_patches`` is a square grid or the pretrain grid."""
+        return math.isqrt(num_patches)**2 == num_patches or \
+            self.pretrain_grid[0] * self.pretrain_grid[1] == num_patches
 
     def _checkpoint_grid(self, num_patches: int, key: str,
                          shape: tuple) -> Tuple[int, int]:
@@ -165,6 +192,14 @@ class HAPViT(VisionTransformer):
             raise CheckpointLoadError(
                 f'{name}: checkpoint shape {shape} does not fit the model '
                 f'shape {tuple(self.pos_embed.shape)}')
+        if self.cls_token is None and self._is_grid(ckpt.shape[1] - 1) and \
+                not self._is_grid(ckpt.shape[1]):
+            ckpt = ckpt[:, 1:]  # the CLS slot (all zeros in HAP's)
+            print_log(f'HAPViT: dropped the CLS slot of {name} (no CLS token)',
+                      logger='current')
+            if ckpt.shape == self.pos_embed.shape:
+                state_dict[name] = ckpt
+                return
         src = self._checkpoint_grid(ckpt.shape[1] - self.num_extra_tokens,
                                     name, shape)
         print_log(
