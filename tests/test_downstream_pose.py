@@ -1,6 +1,9 @@
-"""HAP backbones in stock mmpose: the real pose configs, shrunk to a tiny
-ViT, train two iterations on mmpose's own COCO / MPII test data and are
-evaluated by mmpose's metrics, starting from a converted HAP checkpoint."""
+"""HAP backbones in stock mmpose with the HAP release's pose recipes: the
+real configs, shrunk to a tiny ViT, train two iterations on mmpose's own
+COCO / MPII / AIC test images and are evaluated by mmpose's metrics,
+starting from a converted HAP checkpoint. The multi-dataset (ViT-MoE)
+config trains on the three at once, validates on COCO, and its checkpoint
+is split into plain models that the single-dataset configs load."""
 import json
 import shutil
 from pathlib import Path
@@ -10,16 +13,20 @@ import pytest
 import scipy.io
 import torch
 from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
+from mmengine.hooks import Hook
 from mmengine.registry import DefaultScope
 from mmpretrain.models.utils import resize_pos_embed
 
-from hap_mm.models import HAPViT
+from hap_mm.models import HAPViT, HAPViTMoE
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs' / 'downstream' / 'pose'
 DATA = Path(__file__).parent / 'data' / 'pose'
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+TINY_PART = 8  # expert width of the tiny MoE: fc2 = 24 shared + 8
+SINGLE = 'td-hm_hapvit-b_8xb64-210e_{}-256x192.py'
+MULTI = 'td-hm_hapvit-moe-b_8xb128-210e_coco-aic-mpii-256x192.py'
+KEYPOINTS = dict(coco=17, aic=14, mpii=16)
 
 pytestmark = pytest.mark.usefixtures('keep_default_scope', 'one_torch_thread')
 
@@ -28,22 +35,40 @@ pytestmark = pytest.mark.usefixtures('keep_default_scope', 'one_torch_thread')
 @pytest.fixture(scope='module')
 def hap_release(release_checkpoint):
     """A tiny HAP checkpoint in the authors' release layout (timm names,
-    decoder, mask token), converted by the converter. Returns the converted
-    file and the encoder tensors (mmpretrain names) it was made from."""
+    decoder, mask token, a random CLS slot in pos_embed), converted by the
+    converter. Returns the converted file and the encoder tensors
+    (mmpretrain names) it was made from."""
     checkpoint, encoder, _ = release_checkpoint(TINY, seed=7)
     return checkpoint, encoder
 
 
-def assert_backbone_is_checkpoint(hook, encoder, grid):
-    """Every backbone tensor is the converter's input (pos_embed resized to
-    the model's grid, CLS kept); nothing missing or unexpected."""
+def assert_backbone_is_release_init(hook, encoder, grid):
+    """The backbone starts as the release builds it from the checkpoint:
+    every encoder tensor loaded, except the CLS token (none) and the final
+    norm (fresh LayerNorm); the position embedding is the checkpoint's patch
+    part resized bicubic from the 16x8 grid, its CLS slot dropped (not added
+    to the patches); each MoE expert is the last rows of its fc2."""
     assert hook.load_report == ([], [])
-    assert set(hook.state) == set(encoder)
+    state = hook.state
     for key, value in encoder.items():
+        if key == 'cls_token':
+            assert key not in state
+            continue
         if key == 'pos_embed':
-            value = resize_pos_embed(value, (16, 8), grid, 'bicubic', 1)
-            assert torch.equal(hook.state[key][:, 0], encoder[key][:, 0])
-        assert torch.equal(hook.state[key], value), key
+            value = resize_pos_embed(value, (16, 8), grid, 'bicubic', 1)[:, 1:]
+        elif key.startswith('ln1.'):
+            assert not torch.equal(state[key], value)
+            value = (torch.ones_like(value)
+                     if key.endswith('weight') else torch.zeros_like(value))
+        elif '{}.shared.{}'.format(*key.rsplit('.', 1)) in state:
+            fc2, name = key.rsplit('.', 1)
+            shared = value.shape[0] - TINY_PART
+            assert torch.equal(state[f'{fc2}.shared.{name}'], value[:shared])
+            for k in range(3):
+                assert torch.equal(state[f'{fc2}.experts.{k}.{name}'],
+                                   value[shared:]), (key, k)
+            continue
+        assert torch.equal(state[key], value), key
 
 
 # ------------------------------------------------------------ data
@@ -79,6 +104,23 @@ def _mpii(root: Path) -> None:
                      {'headboxes_src': np.stack(boxes, axis=-1)})
 
 
+def _aic(root: Path) -> None:
+    """mmpose's AI Challenger test images in the layout of data/aic/."""
+    (root / 'annotations').mkdir(parents=True)
+    for split, folder in (
+            ('train', 'ai_challenger_keypoint_train_20170902/'
+             'keypoint_train_images_20170902'),
+            ('val', 'ai_challenger_keypoint_validation_20170911/'
+             'keypoint_validation_images_20170911')):
+        (root / folder).parent.mkdir(parents=True)
+        (root / folder).symlink_to(DATA / 'aic', target_is_directory=True)
+        shutil.copy(DATA / 'aic' / 'test_aic.json',
+                    root / 'annotations' / f'aic_{split}.json')
+
+
+LAYOUTS = {'data/coco/': _coco, 'data/mpii/': _mpii, 'data/aic/': _aic}
+
+
 def _redirect(node, old: str, new: str):
     """Every path under ``old`` in a config, moved to ``new``."""
     if isinstance(node, dict):
@@ -90,30 +132,67 @@ def _redirect(node, old: str, new: str):
     return node
 
 
-def tiny_config(name: str, folder: Path, checkpoint: Path) -> Config:
-    """The real config with sizes shrunk: 2-layer 32-dim ViT, 16-channel
-    deconvs, training batch 2, 4 training instances (2 iterations), 1 epoch,
-    no worker processes; data and checkpoint paths point at the test
-    files."""
-    cfg = Config.fromfile(CONFIGS / name)
-    data_root = cfg.data_root
-    root = folder / Path(data_root).name
-    (_mpii if 'mpii' in name else _coco)(root)
-    cfg.work_dir = str(folder / 'work')
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                'val_evaluator', 'test_evaluator'):
-        cfg[key] = _redirect(cfg[key].to_dict(), data_root, f'{root}/')
-    backbone = cfg.model.backbone
+def shrink_model(model: dict, checkpoint=None) -> None:
+    """2-layer 32-dim ViT (8-wide experts), 16-channel deconvolutions."""
+    backbone = model.backbone
     backbone.arch = TINY
-    backbone.init_cfg.checkpoint = str(checkpoint)
-    cfg.model.head.update(in_channels=TINY['embed_dims'],
-                          deconv_out_channels=(16, 16))
+    if backbone.type.endswith('MoE'):
+        backbone.part_features = TINY_PART
+    if checkpoint is None:
+        backbone.init_cfg = None
+    else:
+        backbone.init_cfg.checkpoint = str(checkpoint)
+    for head in [model.head, *model.get('aux_heads', [])]:
+        head.update(in_channels=TINY['embed_dims'],
+                    deconv_out_channels=(16, 16))
+
+
+def tiny_config(name: str, folder: Path, checkpoint: Path) -> Config:
+    """The real config with sizes shrunk: tiny model, 2 training
+    iterations (batch 2 of 4 instances; the multi-dataset config batch 3 of
+    2 instances per dataset), 1 epoch, no worker processes; data and
+    checkpoint paths point at the test files."""
+    cfg = Config.fromfile(CONFIGS / name)
+    cfg.work_dir = str(folder / 'work')
+    for old, make in LAYOUTS.items():
+        root = folder / Path(old).name
+        make(root)
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                    'val_evaluator', 'test_evaluator'):
+            cfg[key] = _redirect(cfg[key].to_dict(), old, f'{root}/')
+    shrink_model(cfg.model, checkpoint)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].update(num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.batch_size = 2
-    cfg.train_dataloader.dataset.indices = 4
+    train = cfg.train_dataloader
+    if train.dataset.type == 'CombinedDataset':
+        train.batch_size = 3
+        for subset in train.dataset.datasets:
+            subset.indices = 2
+    else:
+        train.batch_size = 2
+        train.dataset.indices = 4
     cfg.train_cfg.update(max_epochs=1, val_interval=1)
     return cfg
+
+
+class Record(Hook):
+    """Training outputs of every iteration and the validation metrics."""
+
+    def __init__(self):
+        self.outputs, self.metrics = [], None
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.outputs.append({k: float(v) for k, v in outputs.items()})
+
+    def after_val_epoch(self, runner, metrics=None):
+        self.metrics = metrics
+
+
+def build_pose_model(cfg_model: dict):
+    from mmpose.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        return MODELS.build(cfg_model)
 
 
 # ------------------------------------------------------------ tests
@@ -121,7 +200,10 @@ def test_hap_modules_resolve_from_mmpose_registries():
     from mmpose.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
     from hap_mm.integrations import HAPLayerDecayOptimWrapperConstructor
+    from hap_mm.integrations.mmpose import TopdownMoEPoseEstimator
     assert MODELS.get('mmpretrain.HAPViT') is HAPViT
+    assert MODELS.get('mmpretrain.HAPViTMoE') is HAPViTMoE
+    assert MODELS.get('TopdownMoEPoseEstimator') is TopdownMoEPoseEstimator
     assert OPTIM_WRAPPER_CONSTRUCTORS.get(
         'mmpretrain.HAPLayerDecayOptimWrapperConstructor'
     ) is HAPLayerDecayOptimWrapperConstructor
@@ -130,52 +212,75 @@ def test_hap_modules_resolve_from_mmpose_registries():
     assert vit(torch.zeros(1, 3, 256, 192))[0].shape == (1, 32, 16, 12)
 
 
-def test_layer_decay_lrs_in_the_pose_estimator(layer_decay_groups):
-    from mmpose.registry import MODELS
-    cfg = Config.fromfile(CONFIGS / 'td-hm_hapvit-b_8xb64-210e_coco-256x192.py')
-    cfg.model.backbone.update(arch=TINY, init_cfg=None)
-    cfg.model.head.in_channels = TINY['embed_dims']
-    with DefaultScope.overwrite_default_scope('mmpose'):
-        model = MODELS.build(cfg.model)
-        optim = build_optim_wrapper(model, cfg.optim_wrapper)
-    base_lr, base_wd = 5e-4, 0.1
-    rate = cfg.optim_wrapper.paramwise_cfg.layer_decay_rate
-    assert rate == 0.75
-    params = layer_decay_groups(model, optim, base_lr, rate,
-                                TINY['num_layers'])
-    for name, (param, group) in params.items():
-        no_decay = (param.ndim == 1 or name.endswith(
-            ('pos_embed', 'cls_token')))  # norms and biases are 1-D here
-        assert group['weight_decay'] == (0.0 if no_decay else base_wd), name
-    assert params['head.final_layer.weight'][1]['lr'] == base_lr
-    assert params['backbone.patch_embed.projection.weight'][1][
-        'lr'] == pytest.approx(base_lr * rate**3)
-
-
-@pytest.mark.parametrize('name, grid, metric', [
-    ('td-hm_hapvit-b_8xb64-210e_coco-256x192.py', (16, 12), 'coco/AP'),
-    ('td-hm_hapvit-b_8xb64-210e_coco-384x288.py', (24, 18), 'coco/AP'),
-    ('td-hm_hapvit-b_8xb64-210e_mpii-256x256.py', (16, 16), 'PCK'),
+@pytest.mark.parametrize('dataset, metric', [
+    ('coco', 'coco/AP'),  # AdamW + layer decay, UDP, half-body, det boxes
+    ('mpii', 'PCK'),  # Adam, UDP, no half-body, PCKh
+    ('aic', 'coco/AP'),  # Adam, MSRA heatmaps, AIC mAP without areas
 ])
-def test_pose_config_trains_from_hap_checkpoint_and_evaluates(
-        name, grid, metric, relative_hap_release, build_runner,
+def test_release_config_trains_from_hap_checkpoint_and_evaluates(
+        dataset, metric, relative_hap_release, build_runner,
         backbone_at_start):
     checkpoint, encoder = relative_hap_release
-    cfg = tiny_config(name, Path('.'), checkpoint)
+    cfg = tiny_config(SINGLE.format(dataset), Path('.'), checkpoint)
     runner = build_runner(cfg)
-    start = backbone_at_start(checkpoint)
+    start, record = backbone_at_start(checkpoint), Record()
     runner.register_hook(start)
+    runner.register_hook(record)
     runner.train()
     assert runner.iter == 2
-    assert_backbone_is_checkpoint(start, encoder, grid)
-    val = runner.message_hub.get_info('best_score')  # save_best's metric
-    assert val is not None and 0.0 <= val <= 100.0
+    assert_backbone_is_release_init(start, encoder, (16, 12))
+    assert all(np.isfinite(o['loss']) for o in record.outputs)
+    val = record.metrics[metric]
+    assert 0.0 <= val <= 100.0
 
-    # the saved checkpoint, reloaded (weights_only) and tested, gives the
-    # same metric
+    # the last checkpoint (no save_best), reloaded (weights_only) and
+    # tested, gives the same metric
+    assert sorted(p.name for p in Path('work').glob('*.pth')) == [
+        'epoch_1.pth'
+    ]
     test_cfg = cfg.copy()
     test_cfg.work_dir = 'test'
     test_cfg.load_from = 'work/epoch_1.pth'
     metrics = build_runner(test_cfg).test()
-    assert metric in metrics
     assert metrics[metric] == pytest.approx(val)
+
+
+def test_multi_dataset_config_trains_on_coco_aic_mpii_and_splits(
+        relative_hap_release, build_runner, backbone_at_start, tool):
+    checkpoint, encoder = relative_hap_release
+    cfg = tiny_config(MULTI, Path('.'), checkpoint)
+    runner = build_runner(cfg)
+    start, record = backbone_at_start(checkpoint), Record()
+    runner.register_hook(start)
+    runner.register_hook(record)
+    runner.train()
+    assert runner.iter == 2
+    assert_backbone_is_release_init(start, encoder, (16, 12))
+    # every step sums one loss per dataset's head (17-channel targets for
+    # all datasets, else the heads' losses raise)
+    for out in record.outputs:
+        parts = [out[f'loss_kpt_{name}'] for name in KEYPOINTS]
+        assert out['loss'] == pytest.approx(sum(parts), rel=1e-5)
+    # validation on COCO val only, through the COCO head and expert 0
+    assert 0.0 <= record.metrics['coco/AP'] <= 100.0
+
+    # split the last checkpoint; each part loads strictly into the plain
+    # single-dataset model and computes what the MoE model computes for
+    # that dataset's samples
+    proc = tool(['tools/model_converters/split_moe.py', 'work/epoch_1.pth',
+                 'split'], cwd=Path.cwd())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    moe = runner.model.eval()
+    x = torch.randn(2, 3, 256, 192)
+    for k, (name, joints) in enumerate(KEYPOINTS.items()):
+        single = Config.fromfile(CONFIGS / SINGLE.format(name))
+        shrink_model(single.model)
+        plain = build_pose_model(single.model).eval()
+        state = torch.load(f'split/{name}.pth', weights_only=True)
+        plain.load_state_dict(state['state_dict'], strict=True)
+        with torch.no_grad():
+            ref = moe.heads[k](moe.backbone(
+                x, dataset_idx=torch.full((2, ), k)))[:, :joints]
+            out = plain._forward(x)
+        assert out.shape[1] == joints
+        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-6)
