@@ -270,12 +270,14 @@ def test_multi_dataset_config_trains_on_coco_aic_mpii_and_splits(
     proc = tool(['tools/model_converters/split_moe.py', 'work/epoch_1.pth',
                  'split'], cwd=Path.cwd())
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    moe = runner.model.eval()
+    moe = runner.model
+    moe.eval()
     x = torch.randn(2, 3, 256, 192)
     for k, (name, joints) in enumerate(KEYPOINTS.items()):
         single = Config.fromfile(CONFIGS / SINGLE.format(name))
         shrink_model(single.model)
-        plain = build_pose_model(single.model).eval()
+        plain = build_pose_model(single.model)
+        plain.eval()
         state = torch.load(f'split/{name}.pth', weights_only=True)
         plain.load_state_dict(state['state_dict'], strict=True)
         with torch.no_grad():

@@ -4,6 +4,7 @@ checkpoint's fc2, the heads' losses are the release's (whole-batch MSE mean,
 other datasets' samples weighted 0, summed), and split_moe.py writes plain
 checkpoints that the single-dataset models load strictly and that compute
 what the MoE model computes."""
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -57,11 +58,14 @@ def build_pose_model(name: str, **backbone_options):
         head.update(in_channels=TINY['embed_dims'],
                     deconv_out_channels=(16, 16))
     with DefaultScope.overwrite_default_scope('mmpose'):
-        return MODELS.build(cfg.model).eval()
+        model = MODELS.build(cfg.model)
+    model.eval()
+    return model
 
 
 def test_a_sample_uses_only_its_datasets_expert():
-    model = tiny_moe().eval()
+    model = tiny_moe()
+    model.eval()
     randomize(model, 0)
     x = torch.randn(3, 3, 64, 48)
     idx = torch.tensor([0, 1, 2])
@@ -154,17 +158,25 @@ def test_each_head_loss_is_the_whole_batch_mean_over_its_own_samples():
                 atol=1e-8)
 
 
+def split_moe_main(argv):
+    """``tools/model_converters/split_moe.py``'s ``main(argv)``, in this
+    process (tests/test_downstream_pose.py runs the script itself)."""
+    spec = importlib.util.spec_from_file_location(
+        'split_moe', REPO / 'tools' / 'model_converters' / 'split_moe.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main([str(a) for a in argv])
+
+
 def test_split_checkpoints_load_strictly_and_compute_the_moe_outputs(
-        tmp_path, tool):
+        tmp_path):
     moe = build_pose_model(MULTI)
     randomize(moe, 5)
     torch.save({'meta': {}, 'state_dict': moe.state_dict()},
                tmp_path / 'moe.pth')
     out_dir = tmp_path / 'split'
-    args = ['tools/model_converters/split_moe.py', tmp_path / 'moe.pth',
-            out_dir]
-    proc = tool(args)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    args = [tmp_path / 'moe.pth', out_dir]
+    split_moe_main(args)
     x = torch.randn(2, 3, 256, 192)
     outputs = []
     for k, (name, joints) in enumerate(DATASETS):
@@ -180,5 +192,9 @@ def test_split_checkpoints_load_strictly_and_compute_the_moe_outputs(
         outputs.append(out)
     assert not torch.allclose(outputs[0][:, :14], outputs[1])
     # outputs are never overwritten silently
-    again = tool(args)
-    assert again.returncode != 0 and 'exist' in again.stderr
+    with pytest.raises(SystemExit, match='exist'):
+        split_moe_main(args)
+    # not an MoE checkpoint: a clear error
+    with pytest.raises(SystemExit, match='not a HAPViTMoE model'):
+        split_moe_main([out_dir / 'coco.pth', tmp_path / 'again'])
+    assert not (tmp_path / 'again').exists()

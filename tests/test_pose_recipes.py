@@ -256,7 +256,8 @@ def test_config_follows_the_release_recipe(name):
     for head in heads:
         head.update(in_channels=TINY['embed_dims'], deconv_out_channels=(8, 8))
     with DefaultScope.overwrite_default_scope('mmpose'):
-        estimator = MODELS.build(model).eval()
+        estimator = MODELS.build(model)
+    estimator.eval()
     with torch.no_grad():
         out = estimator._forward(torch.zeros(1, 3, *input_hw))
     assert out.shape == (1, heads[0]['out_channels'], *heatmap_hw)

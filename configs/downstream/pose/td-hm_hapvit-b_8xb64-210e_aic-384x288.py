@@ -8,7 +8,8 @@
 hap_checkpoint = 'checkpoints/hap_vit-b_backbone.pth'
 
 _base_ = ['mmpose::_base_/default_runtime.py']
-custom_imports = dict(imports=['hap_mm'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['hap_mm'], allow_failed_imports=False)
 # mmengine Runner that loads (resume / test) checkpoints with weights_only.
 runner_type = 'mmpretrain.HAPRunner'
 
@@ -91,7 +92,8 @@ data_root = 'data/aic/'
 dataset_type = 'AicDataset'
 data_mode = 'topdown'
 
-# pipelines: no UDP, half-body (p 0.3), scale 0.5-1.5, rotation up to 80 degrees (p 0.6), no shift
+# pipelines: no UDP, half-body (p 0.3),
+# scale 0.5-1.5, rotation up to 80 degrees (p 0.6), no shift
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),

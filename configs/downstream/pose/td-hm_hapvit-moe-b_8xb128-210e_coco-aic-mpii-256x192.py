@@ -5,13 +5,15 @@
 # AIC val AP 32.2, MPII val PCKh@0.5 93.4. Validation here is COCO only (COCO
 # head, expert 0). For AIC / MPII, split the last checkpoint into plain ViTs
 #   python tools/model_converters/split_moe.py epoch_210.pth OUT_DIR
-# and test OUT_DIR/aic.pth, OUT_DIR/mpii.pth with td-hm_hapvit-b_8xb64-210e_{aic,mpii}-256x192.py.
+# and test OUT_DIR/aic.pth, OUT_DIR/mpii.pth with
+# td-hm_hapvit-b_8xb64-210e_{aic,mpii}-256x192.py.
 # Convert the HAP checkpoint:
 #   python tools/model_converters/hap_to_backbone.py SRC DST  # DST below
 hap_checkpoint = 'checkpoints/hap_vit-b_backbone.pth'
 
 _base_ = ['mmpose::_base_/default_runtime.py']
-custom_imports = dict(imports=['hap_mm', 'hap_mm.integrations.mmpose'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['hap_mm', 'hap_mm.integrations.mmpose'], allow_failed_imports=False)
 # mmengine Runner that loads (resume / test) checkpoints with weights_only.
 runner_type = 'mmpretrain.HAPRunner'
 

@@ -107,7 +107,8 @@ class HAPViT(VisionTransformer):
         super().init_weights()
         if self.pos_embed_type == 'sincos':
             self.pos_embed.data.copy_(
-                rect_sincos_pos_embed(self.patch_resolution, self.embed_dims))
+                rect_sincos_pos_embed(self.patch_resolution, self.embed_dims,
+                                      self.cls_token is not None))
         w = self.patch_embed.projection.weight.data
         torch.nn.init.xavier_uniform_(w.view([w.shape[0], -1]))
         if self.cls_token is not None:
