@@ -1,5 +1,6 @@
 """Shared fixtures. ``tests/`` is not a package (see pyproject.toml)."""
 import copy
+import importlib.util
 import json
 import os
 import re
@@ -54,6 +55,23 @@ def run_tool(args, timeout=600, cwd=REPO, env=None) -> subprocess.CompletedProce
 @pytest.fixture
 def tool():
     return run_tool
+
+
+def _script_main(path):
+    """``main(argv)`` of a tool script (path relative to the repo),
+    imported from its file: runs in this process, without the seconds an
+    interpreter needs to start and import torch."""
+    spec = importlib.util.spec_from_file_location(
+        Path(path).stem, REPO / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return lambda argv: module.main([str(a) for a in argv])
+
+
+@pytest.fixture(scope='session')
+def script_main():
+    """``f(path)`` -> ``main(argv)`` of the tool script at ``path``."""
+    return _script_main
 
 
 def _train_demo(work_dir, *options, resume=False, check=True,

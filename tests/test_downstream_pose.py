@@ -246,7 +246,7 @@ def test_release_config_trains_from_hap_checkpoint_and_evaluates(
 
 
 def test_multi_dataset_config_trains_on_coco_aic_mpii_and_splits(
-        relative_hap_release, build_runner, backbone_at_start, tool):
+        relative_hap_release, build_runner, backbone_at_start, script_main):
     checkpoint, encoder = relative_hap_release
     cfg = tiny_config(MULTI, Path('.'), checkpoint)
     runner = build_runner(cfg)
@@ -267,9 +267,8 @@ def test_multi_dataset_config_trains_on_coco_aic_mpii_and_splits(
     # split the last checkpoint; each part loads strictly into the plain
     # single-dataset model and computes what the MoE model computes for
     # that dataset's samples
-    proc = tool(['tools/model_converters/split_moe.py', 'work/epoch_1.pth',
-                 'split'], cwd=Path.cwd())
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    script_main('tools/model_converters/split_moe.py')(
+        ['work/epoch_1.pth', 'split'])
     moe = runner.model
     moe.eval()
     x = torch.randn(2, 3, 256, 192)

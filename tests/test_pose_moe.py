@@ -4,7 +4,6 @@ checkpoint's fc2, the heads' losses are the release's (whole-batch MSE mean,
 other datasets' samples weighted 0, summed), and split_moe.py writes plain
 checkpoints that the single-dataset models load strictly and that compute
 what the MoE model computes."""
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -158,18 +157,9 @@ def test_each_head_loss_is_the_whole_batch_mean_over_its_own_samples():
                 atol=1e-8)
 
 
-def split_moe_main(argv):
-    """``tools/model_converters/split_moe.py``'s ``main(argv)``, in this
-    process (tests/test_downstream_pose.py runs the script itself)."""
-    spec = importlib.util.spec_from_file_location(
-        'split_moe', REPO / 'tools' / 'model_converters' / 'split_moe.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main([str(a) for a in argv])
-
-
 def test_split_checkpoints_load_strictly_and_compute_the_moe_outputs(
-        tmp_path):
+        tmp_path, script_main):
+    split_moe_main = script_main('tools/model_converters/split_moe.py')
     moe = build_pose_model(MULTI)
     randomize(moe, 5)
     torch.save({'meta': {}, 'state_dict': moe.state_dict()},

@@ -97,6 +97,10 @@ def _check_pipeline(pipeline, udp, half_body, input_hw, heatmap_hw, joints):
     if joints == 17:
         assert converter is None
     else:  # zero-padded to 17: joint i stays joint i, 3 empty channels
+        # after flip / half-body (which use the dataset's own joints),
+        # before the affine (whose output the target is made from)
+        assert types.index('RandomBBoxTransform') < types.index(
+            'KeypointConverter') < types.index('TopdownAffine')
         assert converter['num_keypoints'] == 17
         assert [tuple(m) for m in converter['mapping']] == [
             (i, i) for i in range(joints)

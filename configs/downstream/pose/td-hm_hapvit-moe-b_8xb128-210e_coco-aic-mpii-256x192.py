@@ -168,14 +168,14 @@ aic_pipeline = [
         scale_factor=(0.5, 1.5),
         rotate_factor=80.,
         rotate_prob=0.6),
+    dict(  # pad to 17 keypoints; the extra ones have weight 0
+        type='KeypointConverter',
+        num_keypoints=17,
+        mapping=[(i, i) for i in range(14)]),
     dict(
         type='TopdownAffine',
         input_size=aic_codec['input_size'],
         use_udp=False),
-    dict(  # pad to 17 keypoints; the 3 extra have weight 0
-        type='KeypointConverter',
-        num_keypoints=17,
-        mapping=[(i, i) for i in range(14)]),
     dict(type='GenerateTarget', encoder=aic_codec),
 ]
 mpii_pipeline = [
@@ -188,14 +188,14 @@ mpii_pipeline = [
         scale_factor=(0.5, 1.5),
         rotate_factor=80.,
         rotate_prob=0.6),
+    dict(  # pad to 17 keypoints; the extra ones have weight 0
+        type='KeypointConverter',
+        num_keypoints=17,
+        mapping=[(i, i) for i in range(16)]),
     dict(
         type='TopdownAffine',
         input_size=codec['input_size'],
         use_udp=True),
-    dict(  # pad to 17 keypoints; the 3 extra have weight 0
-        type='KeypointConverter',
-        num_keypoints=17,
-        mapping=[(i, i) for i in range(16)]),
     dict(type='GenerateTarget', encoder=codec),
 ]
 val_pipeline = [

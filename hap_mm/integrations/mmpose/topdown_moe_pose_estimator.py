@@ -111,8 +111,9 @@ class TopdownMoEPoseEstimator(TopdownPoseEstimator):
         idx = self.dataset_index(data_samples, inputs.device)
         feats = self.extract_feat(inputs, idx)
         gt = torch.stack([d.gt_fields.heatmaps for d in data_samples])
-        weights = torch.cat(
-            [d.gt_instance_labels.keypoint_weights for d in data_samples])
+        weights = torch.cat([
+            d.gt_instance_labels.keypoint_weights for d in data_samples
+        ]).to(gt.dtype)  # KeypointConverter's are float64
         losses = dict()
         for k, (name, head) in enumerate(zip(self.dataset_names, self.heads)):
             pred = head.forward(feats)
