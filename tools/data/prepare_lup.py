@@ -56,26 +56,16 @@ def under_root(data_root: str, path: Optional[str]) -> Optional[str]:
 
 
 def scan_images(img_dir: str) -> List[str]:
-    """Sorted image paths under ``img_dir``, relative to it."""
-    found = []
-    for cur, dirs, files in os.walk(img_dir, followlinks=True):
-        dirs.sort()
-        found += [
-            osp.relpath(osp.join(cur, n), img_dir) for n in files
-            if n.lower().endswith(IMG_EXTENSIONS)
-        ]
-    return sorted(found)
+    """Sorted image paths under ``img_dir``, relative to it (symlinked
+    folders followed, each folder once)."""
+    from hap_mm.datasets.image_io import scan_files
+    return scan_files(img_dir, IMG_EXTENSIONS)
 
 
 def scan_keypoint_stems(kpt_dir: str) -> List[str]:
     """``<sub>/<name>`` of every .npy under ``kpt_dir``."""
-    stems = []
-    for cur, _, files in os.walk(kpt_dir, followlinks=True):
-        stems += [
-            osp.splitext(osp.relpath(osp.join(cur, n), kpt_dir))[0]
-            for n in files if n.endswith('.npy')
-        ]
-    return stems
+    from hap_mm.datasets.image_io import scan_files
+    return [osp.splitext(p)[0] for p in scan_files(kpt_dir, ('.npy', ))]
 
 
 def read_cfs_list(path: str) -> List[str]:
@@ -105,19 +95,9 @@ def check_image(path: str, decode: bool) -> Tuple[str, str]:
         return 'bad_image', 'empty file'
     if not decode:
         return 'ok', ''
-    import mmcv
-
-    from hap_mm.datasets.lup_keypoint_dataset import _jpeg_truncated
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-        if _jpeg_truncated(data):
-            return 'bad_image', 'truncated JPEG (no end-of-image marker)'
-        if mmcv.imfrombytes(data, flag='color', backend='cv2') is None:
-            return 'bad_image', 'cannot decode image'
-    except Exception as e:  # a broken file is a counted problem
-        return 'bad_image', f'cannot decode ({e.__class__.__name__})'
-    return 'ok', ''
+    from hap_mm.datasets.image_io import read_image
+    msg = read_image(path)[1]
+    return ('bad_image', msg) if msg else ('ok', '')
 
 
 def check_keypoints(path: str) -> Tuple[str, str, Optional[np.ndarray]]:
@@ -217,7 +197,9 @@ def jsonl_line(rel: str, kpts: np.ndarray) -> str:
 def write_atomic_lines(path: str, lines: Iterable[str]) -> None:
     """Write lines to ``path`` through a temporary file in its folder."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
+    # hidden and fixed: never matches ``FILE*``, reused by the next run
+    tmp = osp.join(osp.dirname(osp.abspath(path)),
+                   f'.{osp.basename(path)}.tmp')
     try:
         with open(tmp, 'w', encoding='utf-8') as f:
             f.writelines(lines)
