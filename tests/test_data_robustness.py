@@ -79,6 +79,10 @@ def test_release_files_with_changed_bytes_are_refused_not_a_segfault(
     for path in (header, cut, plain, short):
         cases[path.name] = path
     code = f'''
+import sys, types
+for name in ('hap_mm', 'hap_mm.datasets'):  # the parser alone, no hosts
+    sys.modules[name] = types.ModuleType(name)
+    sys.modules[name].__path__ = [name.replace('.', '/')]
 from hap_mm.datasets.keypoint_io import keypoints_from_object, safe_load_npy
 for path in {[str(p) for p in cases.values()]!r}:
     try:
@@ -199,7 +203,7 @@ def test_jpeg_with_trailing_bytes_is_complete_and_a_cut_one_is_not(
 
 
 # ---------------------------------------------------------------- scans
-def test_symlink_loop_and_second_link_add_no_samples(demo_copy, tool):
+def test_symlink_loop_and_second_link_add_no_samples(demo_copy):
     images = demo_copy / 'images'
     real = [str(r) for r in _rels(images)]
     (images / 'coco' / 'loop').symlink_to('..')  # images/coco/loop -> images
@@ -209,8 +213,6 @@ def test_symlink_loop_and_second_link_add_no_samples(demo_copy, tool):
     assert prep.scan_images(str(images)) == sorted(real)
     ds = LUPersonKeypointDataset(str(demo_copy))
     assert len(ds) == len(real)
-    s = tool(['tools/data/prepare_lup.py', demo_copy, '--workers', '0'])
-    assert f'{len(real)} images from' in s.stdout
 
 
 # ------------------------------------------------------ temporary files
