@@ -54,6 +54,7 @@ over labelled joints of the crops where a person was found.
 The last line printed is ``SUMMARY {json}`` (counts, mean score, timings).
 """
 import argparse
+import functools
 import json
 import os
 import os.path as osp
@@ -316,16 +317,16 @@ def _keep_list(batch: list) -> list:
     return batch
 
 
-def exit_with_parent(worker_id: int = 0) -> None:
-    """Make this (loader worker) process end when its parent does.
+def exit_with_parent(worker_id: int, parent: int) -> None:
+    """Make this (loader worker) process end when process ``parent`` does.
 
     A worker whose parent was killed can block for ever flushing a batch
     into a pipe nobody reads (about 780 MB each with ViTPose inputs). On
     Linux the kernel sends SIGKILL on the parent's death
     (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread checks the
-    parent's pid every second. ``worker_init_fn`` of the loader.
+    parent's pid every second. ``worker_init_fn`` of the loader, with
+    ``parent`` bound to the loader's process.
     """
-    parent = os.getppid()
     if sys.platform.startswith('linux'):
         import ctypes
         import signal
@@ -356,7 +357,8 @@ def iterate_batches(dataset: CropDataset, batch_size: int,
         shuffle=False,
         num_workers=workers,
         collate_fn=_keep_list,
-        worker_init_fn=exit_with_parent if workers > 0 else None,
+        worker_init_fn=(functools.partial(exit_with_parent, parent=os.getpid())
+                        if workers > 0 else None),
         prefetch_factor=4 if workers > 0 else None,
         persistent_workers=False)
     yield from loader
