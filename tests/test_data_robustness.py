@@ -136,6 +136,36 @@ for i in range(len(ds)):
     assert not [p for p in demo_copy.rglob('*') if 'tmp' in p.name]
 
 
+def test_prepare_lup_fails_instead_of_hanging_when_a_checker_dies():
+    """multiprocessing.Pool.imap waits for ever for the results of a worker
+    that died (a decoder crash, the OOM killer): the run must stop with an
+    error instead."""
+    code = f'''
+import importlib.util, os, signal
+spec = importlib.util.spec_from_file_location(
+    'prepare_lup', {str(REPO / 'tools/data/prepare_lup.py')!r})
+prep = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(prep)
+
+class Crashing:
+    def __call__(self, rel):
+        if rel == 'b.jpg':
+            os.kill(os.getpid(), signal.SIGKILL)
+        return rel, 'ok', '', None
+
+try:
+    list(prep.check_all(['a.jpg', 'b.jpg', 'c.jpg'], Crashing(), 2))
+except Exception as e:
+    print('RAISED', type(e).__name__, e)
+'''
+    try:
+        proc = _python(code, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail('check_all hung after a worker died')
+    assert 'RAISED RuntimeError' in proc.stdout, proc.stdout + proc.stderr
+    assert '--workers 0' in proc.stdout
+
+
 # ---------------------------------------------------------------- images
 def _png_claiming(width: int, height: int) -> bytes:
     """A real 8 x 8 PNG whose IHDR claims ``width`` x ``height`` (CRC

@@ -139,13 +139,29 @@ class Checker:
 
 def check_all(rels: Sequence[str], checker: Checker,
               workers: int) -> Iterator[Record]:
-    """Records in the order of ``rels``; ``workers`` processes when > 1."""
+    """Records in the order of ``rels``; ``workers`` processes when > 1.
+
+    Raises:
+        RuntimeError: a checking process died (a crash in a decoder, the
+            OOM killer); ``multiprocessing.Pool`` would wait for it for ever.
+    """
     if workers <= 1:
         yield from map(checker, rels)
         return
     import multiprocessing as mp
-    with mp.get_context('fork').Pool(workers) as pool:
-        yield from pool.imap(checker, rels, chunksize=256)
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    done = 0
+    with ProcessPoolExecutor(workers, mp.get_context('fork')) as pool:
+        try:
+            for record in pool.map(checker, rels, chunksize=256):
+                done += 1
+                yield record
+        except BrokenProcessPool as e:
+            raise RuntimeError(
+                f'a checking process died after {done} of {len(rels)} images '
+                f'(from {rels[done]!r} on); rerun with --workers 0 to see '
+                'which file crashes it') from e
 
 
 class Stats:
