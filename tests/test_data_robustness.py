@@ -125,13 +125,18 @@ for i in range(len(ds)):
     assert f"('keypoints', 'keypoints/{target.with_suffix('.npy')}', " \
         "'unreadable (ValueError: pickled object array" in proc.stdout
     # prepare_lup with a process pool: the file is a bad_keypoints line,
-    # the pool does not hang and no temporary file is left
+    # the pool does not hang and no temporary file is left; an image with
+    # a non-UTF-8 name (and no keypoints) is logged, escaped
+    with open(bytes(demo_copy / 'images' / 'coco') + b'/caf\xe9.jpg',
+              'wb') as f:
+        f.write((demo_copy / 'images' / rels[0]).read_bytes())
     proc = tool(['tools/data/prepare_lup.py', demo_copy, '--out',
                  'index.jsonl', '--log', 'problems.log', '--workers', '2'],
                 timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    log = (demo_copy / 'problems.log').read_text()
+    log = (demo_copy / 'problems.log').read_text(encoding='utf-8')
     assert f'bad_keypoints\t{target}\tValueError: pickled object array' in log
+    assert 'missing_keypoints\tcoco/caf\\udce9.jpg\t' in log
     assert str(target) not in (demo_copy / 'index.jsonl').read_text()
     assert not [p for p in demo_copy.rglob('*') if 'tmp' in p.name]
 

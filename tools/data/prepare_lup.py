@@ -278,6 +278,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # non-UTF-8 file names
+        if hasattr(stream, 'reconfigure'):
+            stream.reconfigure(errors='backslashreplace')
     root = args.data_root
     img_dir = osp.join(root, 'images')
     if not osp.isdir(img_dir):
@@ -296,7 +299,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       for s in scan_keypoint_stems(osp.join(root, 'keypoints')))
     stats = Stats(args.min_score)
     out, log_path = under_root(root, args.out), under_root(root, args.log)
-    log = open(log_path, 'w', encoding='utf-8') if log_path else None
+    # file names that are not UTF-8 are logged as \udcXX
+    log = open(log_path, 'w', encoding='utf-8',
+               errors='backslashreplace') if log_path else None
     written = 0
 
     def index_lines() -> Iterator[str]:
