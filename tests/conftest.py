@@ -157,6 +157,25 @@ def _salt_tree(root: Path) -> dict:
     return bad
 
 
+def _corrupt_release_npy(path: Path, value: int = 64) -> None:
+    """Change one byte of a release-format ``.npy`` (a pickled (1, 1)
+    object array): its pickled shape becomes (1, ``value``) while the data
+    still holds one item. ``np.load`` on such a file reads past the list
+    (a segfault for most values)."""
+    data = bytearray(path.read_bytes())
+    header_end = data.index(b'\n') + 1
+    at = data.index(b'K\x01K\x01\x86', header_end)  # BININT1 1, BININT1 1, TUPLE2
+    data[at + 3] = value
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def corrupt_release_npy():
+    """``f(path, value=64)``: one changed byte in the pickled shape of a
+    release-format keypoint file."""
+    return _corrupt_release_npy
+
+
 @pytest.fixture
 def salt_tree():
     """``f(root)`` breaks files of a release-layout tree the way crawled

@@ -2,6 +2,8 @@
 whose keypoints are the annotation's, moved into crop coordinates."""
 import importlib.util
 import json
+import os
+import zlib
 from pathlib import Path
 
 import cv2
@@ -142,3 +144,74 @@ def test_unreadable_annotation_file_is_named(tmp_path, tool):
     proc = tool([TOOL, bad, tmp_path, tmp_path / 'out'])
     assert proc.returncode != 0
     assert 'bad.json: not a COCO-format keypoint file' in proc.stderr
+
+
+def _with_orientation(canvas: np.ndarray, path, orientation: int) -> None:
+    """Save BGR ``canvas`` as a JPEG whose EXIF says ``orientation``."""
+    from PIL import Image
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(canvas[:, :, ::-1]).save(path, 'JPEG', quality=95,
+                                             exif=exif.tobytes())
+
+
+def test_oriented_sources_are_skipped_and_reported_never_cropped_wrong(
+        coco_set, tmp_path, tool):
+    """Annotations refer to the stored 500 x 600 pixels; the decoder turns
+    an image tagged 'rotate 90' into 600 x 500 and one tagged 'rotate 180'
+    upside down: cropping either at the annotated box cuts the wrong
+    region."""
+    ann_json, img_root, canvas, xyv = coco_set
+    data = json.loads(ann_json.read_text())
+    person = data['annotations'][0]
+    for image_id, orientation in ((8, 6), (9, 3)):
+        name = f'val/turned_{orientation}.jpg'
+        _with_orientation(canvas, img_root / name, orientation)
+        data['images'].append(dict(id=image_id, file_name=name, width=500,
+                                   height=600))
+        data['annotations'].append(dict(person, id=100 + image_id,
+                                        image_id=image_id))
+    ann_json.write_text(json.dumps(data))
+    out = tmp_path / 'release'
+    proc = tool([TOOL, ann_json, img_root, out])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1][len('SUMMARY '):])
+    assert summary == dict(crops=1, crowd=1, too_few_keypoints=1,
+                           unknown_image=1, size_mismatch=1,
+                           ambiguous_orientation=1)
+    assert sorted(p.name for p in (out / 'images' / 'val').iterdir()) == [
+        'scene_11.jpg']
+    assert ('turned_6.jpg: decoded 600x500 (EXIF orientation 6) but the '
+            'annotation says 500x600') in proc.stdout
+    assert 'turned_3.jpg: EXIF orientation 3' in proc.stdout
+
+
+def test_undecodable_source_and_leftover_temp_files(coco_set, tmp_path,
+                                                    tool, monkeypatch):
+    ann_json, img_root, canvas, xyv = coco_set
+    # a PNG header claiming 100000 x 100000 pixels: cv2 raises
+    png = (img_root / 'val' / 'scene.png').read_bytes()
+    ihdr = bytearray(png[:33])
+    ihdr[16:24] = (100000).to_bytes(4, 'big') * 2
+    ihdr[29:33] = zlib.crc32(bytes(ihdr[12:29])).to_bytes(4, 'big')
+    (img_root / 'val' / 'scene.png').write_bytes(bytes(ihdr) + png[33:])
+    out = tmp_path / 'release'
+    # a run killed between writing a crop and moving it into place
+    target = out / 'images' / 'val' / 'scene_11.jpg'
+
+    def killed_replace(src, dst):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(os, 'replace', killed_replace)
+        with pytest.raises(KeyboardInterrupt):
+            c2r.save_atomic_bytes(str(target), b'partial')
+    [leftover] = target.parent.iterdir()
+    assert leftover.name.startswith('.')  # never taken for a crop
+    proc = tool([TOOL, ann_json, img_root, out])
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # no crop at all
+    assert 'Traceback' not in proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1][len('SUMMARY '):])
+    assert summary['unreadable_image'] == 1
+    assert 'scene.png: cannot decode' in proc.stdout
+    assert list(target.parent.iterdir()) == []

@@ -236,24 +236,61 @@ def test_mmpose_two_shards_cover_every_image_once(crops, pose_config):
 
 
 def test_mmpose_resume_skips_done_files_and_redoes_broken_ones(
-        crops, pose_config, tool):
+        crops, pose_config, tool, corrupt_release_npy):
     shutil.rmtree(crops / 'broken')
     out = crops.parent / 'keypoints'
     n = _count(crops)
     assert _summary(_mmpose(tool, crops, out, pose_config))['processed'] == n
     files = sorted(out.rglob('*.npy'))
-    corrupt, zeros, gone = files[0], files[1], files[2]
+    corrupt, zeros, gone, shape = files[:4]
     corrupt.write_text('not a numpy file')
     np.save(zeros, np.zeros((17, 3), np.float32))
     gone.unlink()
-    untouched = {f: f.stat().st_mtime_ns for f in files[3:]}
+    corrupt_release_npy(shape, 64)  # np.load would segfault in the worker
+    untouched = {f: f.stat().st_mtime_ns for f in files[4:]}
     again = _summary(_mmpose(tool, crops, out, pose_config))
-    assert (again['processed'], again['skipped']) == (3, n - 3)
+    assert (again['processed'], again['skipped']) == (4, n - 4)
     assert again['model_batches'] == 1  # only the batch holding the redos
-    for f in (corrupt, zeros, gone):
+    for f in (corrupt, zeros, gone, shape):
         assert _npy(f).shape == (17, 3) and (_npy(f)[:, 2] > 0).any()
     assert all(f.stat().st_mtime_ns == t for f, t in untouched.items())
     assert not list(out.rglob('*.tmp'))
+    # replaced outputs are listed with the reason; a missing one is not
+    redo = {ln.split('\t')[1]: ln.split('\t')[2] for ln in
+            (out / 'extract_keypoints.log').read_text().splitlines()
+            if ln.startswith('redo\t')}
+    rel = {f: str(f.relative_to(out).with_suffix('.jpg')) for f in files[:4]}
+    assert set(redo) == {rel[corrupt], rel[zeros], rel[shape]}
+    assert 'pickled object array' in redo[rel[shape]]
+    assert 'every keypoint score is zero' in redo[rel[zeros]]
+
+
+def test_non_utf8_file_names_are_processed_and_logged(
+        tmp_path, demo_root, pose_config, tool):
+    """File names that are not UTF-8 (e.g. Latin-1 crawls) neither stop a
+    batch nor every rerun: outputs use the same bytes, the log escapes
+    them."""
+    images = tmp_path / 'images'
+    images.mkdir()
+    good = sorted((demo_root / 'images' / 'coco').glob('*.jpg'))[:3]
+    for src in good[:2]:
+        shutil.copy(src, images / src.name)
+    root = bytes(images)
+    with open(root + b'/caf\xe9.jpg', 'wb') as f:  # Latin-1 'café'
+        f.write(good[2].read_bytes())
+    with open(root + b'/bad\xff.jpg', 'wb') as f:
+        f.write(b'\xff\xd8 not a jpeg')
+    out = tmp_path / 'out'
+    s = _summary(_mmpose(tool, images, out, pose_config, '--jsonl',
+                         tmp_path / 'index.jsonl'))
+    assert (s['processed'], s['failed'], s['total']) == (3, 1, 4), s
+    # the output has the image's bytes in its name; a rerun skips it
+    output = os.fsdecode(bytes(out) + b'/caf\xe9.npy')
+    assert ek.load_valid_keypoints(output) is not None
+    log = (out / 'extract_keypoints.log').read_text(encoding='utf-8')
+    assert 'failed\tbad\\udcff.jpg\t' in log
+    index = _jsonl(tmp_path / 'index.jsonl')
+    assert 'caf\udce9.jpg' in index  # the exact bytes, via surrogateescape
 
 
 # ----------------------------------------------------------------- units

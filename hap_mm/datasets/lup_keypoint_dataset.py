@@ -1,16 +1,15 @@
 """Person crops with 17 COCO keypoints each (LUPerson, HAP release layout)."""
 import json
-import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
-import mmcv
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import get as get_bytes
 from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS, TRANSFORMS
 
+from .image_io import decode_image, scan_files
 from .keypoint_io import (
     keypoints_from_object,
     load_path_list,
@@ -18,22 +17,9 @@ from .keypoint_io import (
     split_keypoints,
 )
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
-
 
 class BadSampleError(RuntimeError):
     """A sample could not be read and the dataset is ``strict``."""
-
-
-def _jpeg_truncated(data: bytes) -> bool:
-    """True when a JPEG's last scan has no end-of-image marker after it.
-
-    Entropy-coded data cannot contain 0xFFD9 or 0xFFDA, so a complete file
-    has an EOI after its last SOS; thumbnails' markers come earlier.
-    """
-    if not data.startswith(b'\xff\xd8'):
-        return False
-    return data.rfind(b'\xff\xd9') < data.rfind(b'\xff\xda')
 
 
 @DATASETS.register_module()
@@ -139,13 +125,7 @@ class LUPersonKeypointDataset(BaseDataset):
 
     @staticmethod
     def _scan(img_dir: str) -> List[str]:
-        found = []
-        for root, dirs, files in os.walk(img_dir, followlinks=True):
-            dirs.sort()
-            for name in sorted(files):
-                if name.lower().endswith(IMG_EXTENSIONS):
-                    found.append(osp.relpath(osp.join(root, name), img_dir))
-        return found
+        return scan_files(img_dir)
 
     @staticmethod
     def _read_jsonl(path: str) -> List[Tuple[str, np.ndarray]]:
@@ -178,14 +158,7 @@ class LUPersonKeypointDataset(BaseDataset):
             data = get_bytes(path)
         except OSError as e:
             return None, f'cannot read ({e.__class__.__name__})'
-        if not data:
-            return None, 'empty file'
-        if _jpeg_truncated(data):
-            return None, 'truncated JPEG (no end-of-image marker)'
-        img = mmcv.imfrombytes(data, flag='color', backend='cv2')
-        if img is None:
-            return None, 'cannot decode image'
-        return img, ''
+        return decode_image(data)
 
     def _load_keypoints(self, info: dict, issues: list):
         """(1, 17, 2) coords and (1, 17) scores; zeros on any problem."""

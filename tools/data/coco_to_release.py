@@ -20,6 +20,16 @@ Keypoints are x, y in crop pixels (source x - left, y - top) with score
 1.0 for v = 2 (visible), 0.5 for v = 1 (labelled, occluded) and 0 with
 x = y = 0 for unlabelled joints.
 
+Images are decoded with their EXIF orientation applied. When the decoded
+size differs from the image record's ``width`` / ``height`` (e.g. a
+rotation tag the annotators did not see), or an EXIF orientation changes
+the pixels but not the size (a 180-degree turn, a mirror, a square image)
+so that the annotation's frame cannot be told, the image's persons are
+skipped and reported (``size_mismatch`` / ``ambiguous_orientation``):
+never a crop of the wrong region. Unreadable images (any decoder error)
+are skipped and counted as ``unreadable_image``. Temporary files that an
+interrupted run left under OUT are removed.
+
     python tools/data/coco_to_release.py ANN_JSON IMG_ROOT OUT --pad 0.1 --min-visible 8
 """
 import argparse
@@ -111,13 +121,63 @@ def safe_stem(file_name: str, ann_id) -> str:
     return f'{osp.splitext(rel)[0]}_{ann_id}'
 
 
+def exif_orientation(path: str) -> int:
+    """The EXIF orientation tag of an image file (1, upright, if none)."""
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(0x0112, 1))
+    except Exception:  # no or broken EXIF: the decoder applied nothing
+        return 1
+
+
+def frame_problem(image: dict, hw: Tuple[int, int],
+                  orientation: int) -> Tuple[str, str]:
+    """(kind, message) when the decoded pixels may not be the frame the
+    annotation's coordinates refer to, ('', '') when they are.
+
+    Args:
+        image: the COCO image record (``width``, ``height`` if given).
+        hw: decoded (height, width), EXIF orientation applied.
+        orientation: the file's EXIF orientation tag.
+    """
+    h, w = hw
+    width, height = image.get('width'), image.get('height')
+    known = width is not None and height is not None
+    if known and (int(width), int(height)) != (w, h):
+        return 'size_mismatch', (
+            f'decoded {w}x{h} (EXIF orientation {orientation}) but the '
+            f'annotation says {width}x{height}')
+    if orientation != 1 and (not known or orientation in (2, 3, 4)
+                             or w == h):
+        return 'ambiguous_orientation', (
+            f'EXIF orientation {orientation} changes the pixels but not the '
+            'size: the frame of the annotation cannot be told')
+    return '', ''
+
+
+TEMP_SUFFIX = '.c2r.tmp'
+
+
 def save_atomic_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file."""
+    """Write ``data`` to ``path`` through a hidden temporary file."""
     os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.{os.getpid()}.tmp')
+    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}{TEMP_SUFFIX}')
     with open(tmp, 'wb') as f:
         f.write(data)
     os.replace(tmp, path)
+
+
+def remove_stale_temps(out: str) -> int:
+    """Remove the temporary files an interrupted run left under ``out``;
+    returns how many."""
+    removed = 0
+    for cur, _, files in os.walk(out):
+        for name in files:
+            if name.startswith('.') and name.endswith(TEMP_SUFFIX):
+                os.remove(osp.join(cur, name))
+                removed += 1
+    return removed
 
 
 def save_keypoints(path: str, kpts: np.ndarray) -> None:
@@ -162,16 +222,27 @@ def convert(ann_json: str, img_root: str, out: str, pad: float,
             min_visible: int, min_side: int, quality: int) -> Dict[str, int]:
     """Write crops, keypoints and crops.jsonl; returns counts."""
     import cv2
-    import mmcv
+
+    from hap_mm.datasets.image_io import printable, read_image
     images, by_image = load_annotations(ann_json)
     counts: Dict[str, int] = defaultdict(int)
     manifest = []
+    if remove_stale_temps(out):
+        print(f'removed temporary files of an interrupted run under {out}')
     for image, kept in persons(images, by_image, min_visible, counts):
         src = osp.join(img_root, image['file_name'])
-        img = mmcv.imread(src, flag='color') if osp.isfile(src) else None
+        img, err = read_image(src)
         if img is None:
-            print(f'unreadable image {src} ({len(kept)} persons skipped)')
+            print(printable(f'unreadable image {src}: {err} ({len(kept)} '
+                            'persons skipped)'))
             counts['unreadable_image'] += len(kept)
+            continue
+        kind, problem = frame_problem(image, img.shape[:2],
+                                      exif_orientation(src))
+        if kind:
+            print(printable(f'{src}: {problem} ({len(kept)} persons '
+                            'skipped)'))
+            counts[kind] += len(kept)
             continue
         height, width = img.shape[:2]
         for ann, kpts in kept:

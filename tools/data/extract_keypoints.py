@@ -29,9 +29,13 @@ leaves them out of its index. Images that cannot be read are listed as
 ``failed`` and never stop the run. Both kinds are tried again by the next run.
 
 Resumable: an image whose output exists and holds finite (17, 3) keypoints
-with a positive score is skipped (``--overwrite`` redoes it); every file is
-written to a temporary name and moved into place (``os.replace``), so an
-interrupted run never leaves a half-written ``.npy`` or JSONL.
+with a positive score is skipped (``--overwrite`` redoes it); an existing
+output that is corrupt (parsed without trusting it to NumPy) is redone and
+listed as ``redo`` in the log. Every file is written to a hidden temporary
+name (``.NAME.tmp``, which no ``NAME*`` glob matches) and moved into place
+(``os.replace``), so an interrupted run never leaves a half-written ``.npy``
+or JSONL; the next run removes its leftovers. Loader workers exit when the
+tool is killed; file names that are not UTF-8 are logged as ``\\udcXX``.
 
 Sharding: ``--shard i/n`` (or RANK / WORLD_SIZE from torchrun) takes every
 n-th image of the sorted list starting at i; each shard writes its own
@@ -50,6 +54,7 @@ over labelled joints of the crops where a person was found.
 The last line printed is ``SUMMARY {json}`` (counts, mean score, timings).
 """
 import argparse
+import functools
 import json
 import os
 import os.path as osp
@@ -106,16 +111,10 @@ def shard_suffix(index: int, count: int) -> str:
 
 
 def scan_images(root: str) -> List[str]:
-    """Image paths under ``root`` (recursive, symlinks followed), relative
-    to it, sorted."""
-    found = []
-    for cur, dirs, files in os.walk(root, followlinks=True):
-        dirs.sort()
-        found += [
-            osp.relpath(osp.join(cur, name), root) for name in files
-            if name.lower().endswith(IMG_EXTENSIONS)
-        ]
-    return sorted(found)
+    """Image paths under ``root`` (recursive; symlinked folders followed,
+    each folder once), relative to it, sorted."""
+    from hap_mm.datasets.image_io import scan_files
+    return scan_files(root, IMG_EXTENSIONS)
 
 
 def read_list_file(path: str) -> List[str]:
@@ -169,20 +168,32 @@ def output_path(out: str, rel: str) -> str:
 
 
 # ---------------------------------------------------------------- outputs
-def load_valid_keypoints(path: str) -> Optional[np.ndarray]:
-    """The (17, 3) float32 keypoints of ``path`` if it is a usable output
-    (readable, finite, at least one positive score), else ``None``."""
+def check_output(path: str) -> Tuple[Optional[np.ndarray], str]:
+    """(keypoints, '') if ``path`` is a usable output, else (``None``, why).
+
+    Usable: readable by the safe parser (a corrupt file is never handed to
+    NumPy unchecked), (17, 3), finite, at least one positive score. The
+    reason is '' for a missing file.
+    """
     from hap_mm.datasets.keypoint_io import keypoints_from_object, safe_load_npy
     try:
         with open(path, 'rb') as f:
             kpts = keypoints_from_object(safe_load_npy(f.read()))
     except FileNotFoundError:
-        return None
-    except Exception:  # any unreadable file is redone, never trusted
-        return None
-    if not np.isfinite(kpts).all() or not (kpts[:, 2] > 0).any():
-        return None
-    return kpts
+        return None, ''
+    except Exception as e:  # any unreadable file is redone, never trusted
+        return None, f'unreadable ({e.__class__.__name__}: {e})'
+    if not np.isfinite(kpts).all():
+        return None, 'non-finite keypoints'
+    if not (kpts[:, 2] > 0).any():
+        return None, 'every keypoint score is zero'
+    return kpts, ''
+
+
+def load_valid_keypoints(path: str) -> Optional[np.ndarray]:
+    """The (17, 3) float32 keypoints of ``path`` if it is a usable output
+    (see :func:`check_output`), else ``None``."""
+    return check_output(path)[0]
 
 
 def release_object(kpts: np.ndarray) -> np.ndarray:
@@ -192,10 +203,25 @@ def release_object(kpts: np.ndarray) -> np.ndarray:
     return obj
 
 
+def temp_path(path: str) -> str:
+    """``DIR/.NAME.tmp``: where ``path`` is written before it is moved into
+    place. Hidden and fixed per file, so it never matches ``NAME*`` globs
+    and the next run that handles ``path`` replaces or removes a leftover."""
+    return osp.join(osp.dirname(path), f'.{osp.basename(path)}.tmp')
+
+
+def remove_stale_temp(path: str) -> None:
+    """Remove what an interrupted run left at :func:`temp_path` of ``path``."""
+    try:
+        os.remove(temp_path(path))
+    except FileNotFoundError:
+        pass
+
+
 def save_keypoints(path: str, kpts: np.ndarray) -> None:
     """Write (17, 3) keypoints in release format, atomically."""
     os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.{os.getpid()}.tmp')
+    tmp = temp_path(path)
     with open(tmp, 'wb') as f:
         np.save(f, release_object(kpts), allow_pickle=True)
     os.replace(tmp, path)
@@ -215,7 +241,7 @@ class AtomicTextFile:
     def __init__(self, path: str) -> None:
         self.path = path
         os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        self.tmp = f'{path}.{os.getpid()}.tmp'
+        self.tmp = temp_path(path)  # truncates an interrupted run's leftover
         self.f = open(self.tmp, 'w', encoding='utf-8')
 
     def write(self, text: str) -> None:
@@ -235,28 +261,12 @@ class AtomicTextFile:
 def decode_image(path: str) -> Tuple[Optional[np.ndarray], str]:
     """(H, W, 3) uint8 BGR and '' or ``None`` and why it is unreadable.
 
-    Same rules as ``LUPersonKeypointDataset``: empty files, truncated JPEGs
-    and undecodable bytes are unreadable.
+    Same rules as ``LUPersonKeypointDataset``
+    (:func:`hap_mm.datasets.image_io.decode_image`): empty files, truncated
+    JPEGs, undecodable bytes and any decoder exception make it unreadable.
     """
-    import mmcv
-
-    from hap_mm.datasets.lup_keypoint_dataset import _jpeg_truncated
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as e:
-        return None, f'cannot read ({e.__class__.__name__}: {e})'
-    if not data:
-        return None, 'empty file'
-    if _jpeg_truncated(data):
-        return None, 'truncated JPEG (no end-of-image marker)'
-    try:
-        img = mmcv.imfrombytes(data, flag='color', backend='cv2')
-    except Exception as e:  # cv2 raises on some malformed headers
-        return None, f'cannot decode ({e.__class__.__name__})'
-    if img is None or img.size == 0:
-        return None, 'cannot decode image'
-    return img, ''
+    from hap_mm.datasets.image_io import read_image
+    return read_image(path)
 
 
 class CropDataset:
@@ -264,9 +274,11 @@ class CropDataset:
 
     Each item is a dict with ``index``, ``rel`` and one of ``done``
     ((17, 3) keypoints of a valid existing output), ``error`` (str) or
-    ``inputs`` (whatever the backend's ``prepare`` made of the image).
-    Runs in the loader workers, so checking outputs and decoding images
-    are parallel.
+    ``inputs`` (whatever the backend's ``prepare`` made of the image);
+    ``redo`` (str) says why an existing output is being replaced. Runs in
+    the loader workers, so checking outputs and decoding images are
+    parallel; a temporary file an interrupted run left for this output is
+    removed here.
     """
 
     def __init__(self, root: str, rels: Sequence[str], out: str,
@@ -280,11 +292,15 @@ class CropDataset:
     def __getitem__(self, index: int) -> dict:
         rel = self.rels[index]
         item: Dict[str, Any] = dict(index=index, rel=rel)
+        out = output_path(self.out, rel)
+        remove_stale_temp(out)
         if not self.overwrite:
-            done = load_valid_keypoints(output_path(self.out, rel))
+            done, why = check_output(out)
             if done is not None:
                 item['done'] = done
                 return item
+            if why:
+                item['redo'] = why
         img, err = decode_image(osp.join(self.root, rel))
         if img is None:
             item['error'] = err
@@ -301,9 +317,39 @@ def _keep_list(batch: list) -> list:
     return batch
 
 
+def exit_with_parent(worker_id: int, parent: int) -> None:
+    """Make this (loader worker) process end when process ``parent`` does.
+
+    A worker whose parent was killed can block for ever flushing a batch
+    into a pipe nobody reads (about 780 MB each with ViTPose inputs). On
+    Linux the kernel sends SIGKILL on the parent's death
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread checks the
+    parent's pid every second. ``worker_init_fn`` of the loader, with
+    ``parent`` bound to the loader's process.
+    """
+    if sys.platform.startswith('linux'):
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before prctl
+                os._exit(1)
+            return
+
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name='parent-watch').start()
+
+
 def iterate_batches(dataset: CropDataset, batch_size: int,
                     workers: int) -> Iterator[List[dict]]:
-    """Batches of dataset items in order; ``workers`` loader processes."""
+    """Batches of dataset items in order; ``workers`` loader processes,
+    which exit when this process goes away (:func:`exit_with_parent`)."""
     from torch.utils.data import DataLoader
     loader = DataLoader(
         dataset,
@@ -311,6 +357,8 @@ def iterate_batches(dataset: CropDataset, batch_size: int,
         shuffle=False,
         num_workers=workers,
         collate_fn=_keep_list,
+        worker_init_fn=(functools.partial(exit_with_parent, parent=os.getpid())
+                        if workers > 0 else None),
         prefetch_factor=4 if workers > 0 else None,
         persistent_workers=False)
     yield from loader
@@ -575,8 +623,12 @@ class Tally:
         self.log = log
 
     def problem(self, kind: str, rel: str, msg: str) -> None:
-        self.counts[kind] += 1
-        self.log.write(f'{kind}\t{rel}\t{msg}\n')
+        """Count ``kind`` (when counted) and log the line; file-name bytes
+        that are not UTF-8 are logged as ``\\udcXX``."""
+        from hap_mm.datasets.image_io import printable
+        if kind in self.counts:
+            self.counts[kind] += 1
+        self.log.write(printable(f'{kind}\t{rel}\t{msg}\n'))
 
     def keypoints(self, kind: str, kpts: np.ndarray) -> None:
         self.counts[kind] += 1
@@ -602,6 +654,9 @@ def handle_batch(batch: List[dict], backend, args, tally: Tally,
     saves = []
     for item in batch:
         rel = item['rel']
+        if 'redo' in item:
+            tally.problem('redo', rel, 'existing output replaced: ' +
+                          item['redo'])
         if 'error' in item:
             tally.problem('failed', rel, item['error'])
             continue
@@ -725,6 +780,9 @@ def summary_dict(tally: Tally, total: int, seconds: float, args,
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # non-UTF-8 file names
+        if hasattr(stream, 'reconfigure'):
+            stream.reconfigure(errors='backslashreplace')
     try:
         shard = parse_shard(args.shard)
         root, rels = list_images(args.images, args.image_root)

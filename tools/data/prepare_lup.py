@@ -56,26 +56,16 @@ def under_root(data_root: str, path: Optional[str]) -> Optional[str]:
 
 
 def scan_images(img_dir: str) -> List[str]:
-    """Sorted image paths under ``img_dir``, relative to it."""
-    found = []
-    for cur, dirs, files in os.walk(img_dir, followlinks=True):
-        dirs.sort()
-        found += [
-            osp.relpath(osp.join(cur, n), img_dir) for n in files
-            if n.lower().endswith(IMG_EXTENSIONS)
-        ]
-    return sorted(found)
+    """Sorted image paths under ``img_dir``, relative to it (symlinked
+    folders followed, each folder once)."""
+    from hap_mm.datasets.image_io import scan_files
+    return scan_files(img_dir, IMG_EXTENSIONS)
 
 
 def scan_keypoint_stems(kpt_dir: str) -> List[str]:
     """``<sub>/<name>`` of every .npy under ``kpt_dir``."""
-    stems = []
-    for cur, _, files in os.walk(kpt_dir, followlinks=True):
-        stems += [
-            osp.splitext(osp.relpath(osp.join(cur, n), kpt_dir))[0]
-            for n in files if n.endswith('.npy')
-        ]
-    return stems
+    from hap_mm.datasets.image_io import scan_files
+    return [osp.splitext(p)[0] for p in scan_files(kpt_dir, ('.npy', ))]
 
 
 def read_cfs_list(path: str) -> List[str]:
@@ -105,19 +95,9 @@ def check_image(path: str, decode: bool) -> Tuple[str, str]:
         return 'bad_image', 'empty file'
     if not decode:
         return 'ok', ''
-    import mmcv
-
-    from hap_mm.datasets.lup_keypoint_dataset import _jpeg_truncated
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-        if _jpeg_truncated(data):
-            return 'bad_image', 'truncated JPEG (no end-of-image marker)'
-        if mmcv.imfrombytes(data, flag='color', backend='cv2') is None:
-            return 'bad_image', 'cannot decode image'
-    except Exception as e:  # a broken file is a counted problem
-        return 'bad_image', f'cannot decode ({e.__class__.__name__})'
-    return 'ok', ''
+    from hap_mm.datasets.image_io import read_image
+    msg = read_image(path)[1]
+    return ('bad_image', msg) if msg else ('ok', '')
 
 
 def check_keypoints(path: str) -> Tuple[str, str, Optional[np.ndarray]]:
@@ -159,13 +139,29 @@ class Checker:
 
 def check_all(rels: Sequence[str], checker: Checker,
               workers: int) -> Iterator[Record]:
-    """Records in the order of ``rels``; ``workers`` processes when > 1."""
+    """Records in the order of ``rels``; ``workers`` processes when > 1.
+
+    Raises:
+        RuntimeError: a checking process died (a crash in a decoder, the
+            OOM killer); ``multiprocessing.Pool`` would wait for it for ever.
+    """
     if workers <= 1:
         yield from map(checker, rels)
         return
     import multiprocessing as mp
-    with mp.get_context('fork').Pool(workers) as pool:
-        yield from pool.imap(checker, rels, chunksize=256)
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    done = 0
+    with ProcessPoolExecutor(workers, mp.get_context('fork')) as pool:
+        try:
+            for record in pool.map(checker, rels, chunksize=256):
+                done += 1
+                yield record
+        except BrokenProcessPool as e:
+            raise RuntimeError(
+                f'a checking process died after {done} of {len(rels)} images '
+                f'(from {rels[done]!r} on); rerun with --workers 0 to see '
+                'which file crashes it') from e
 
 
 class Stats:
@@ -217,7 +213,9 @@ def jsonl_line(rel: str, kpts: np.ndarray) -> str:
 def write_atomic_lines(path: str, lines: Iterable[str]) -> None:
     """Write lines to ``path`` through a temporary file in its folder."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
+    # hidden and fixed: never matches ``FILE*``, reused by the next run
+    tmp = osp.join(osp.dirname(osp.abspath(path)),
+                   f'.{osp.basename(path)}.tmp')
     try:
         with open(tmp, 'w', encoding='utf-8') as f:
             f.writelines(lines)
@@ -280,6 +278,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # non-UTF-8 file names
+        if hasattr(stream, 'reconfigure'):
+            stream.reconfigure(errors='backslashreplace')
     root = args.data_root
     img_dir = osp.join(root, 'images')
     if not osp.isdir(img_dir):
@@ -298,7 +299,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       for s in scan_keypoint_stems(osp.join(root, 'keypoints')))
     stats = Stats(args.min_score)
     out, log_path = under_root(root, args.out), under_root(root, args.log)
-    log = open(log_path, 'w', encoding='utf-8') if log_path else None
+    # file names that are not UTF-8 are logged as \udcXX
+    log = open(log_path, 'w', encoding='utf-8',
+               errors='backslashreplace') if log_path else None
     written = 0
 
     def index_lines() -> Iterator[str]:

@@ -6,6 +6,8 @@ from mmengine.dist import all_gather_object, is_main_process
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
+from ...datasets.image_io import printable
+
 
 @HOOKS.register_module()
 class DataIssueLoggerHook(Hook):
@@ -45,7 +47,8 @@ class DataIssueLoggerHook(Hook):
                     continue
                 self._seen.add(path)
                 if len(self._seen) <= self.max_paths_per_epoch:
-                    runner.logger.warning(f'bad {kind} file {path}: {msg}')
+                    runner.logger.warning(
+                        printable(f'bad {kind} file {path}: {msg}'))
 
     def after_train_epoch(self, runner) -> None:
         total: Counter = Counter()
@@ -62,7 +65,7 @@ class DataIssueLoggerHook(Hook):
             per_kind[kind] += n
         detail = '; '.join(f'{kind}: {msg} x{n}'
                            for (kind, msg), n in sorted(total.items()))
-        runner.logger.warning(
+        runner.logger.warning(printable(
             f'epoch {epoch}: {per_kind["image"]} unreadable images skipped, '
             f'{per_kind["keypoints"]} samples with bad keypoint files '
-            f'({detail})')
+            f'({detail})'))
