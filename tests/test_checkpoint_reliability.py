@@ -28,7 +28,9 @@ def _epoch_of(path: Path) -> int:
 
 
 def _files(work: Path) -> list:
-    return sorted(p.name for p in work.iterdir() if p.is_file())
+    """Files of a work directory but the config mmengine copies there."""
+    return sorted(p.name for p in work.iterdir()
+                  if p.is_file() and p.suffix != '.py')
 
 
 def _faulty_train(tool, work, mode, name, *options):

@@ -44,8 +44,9 @@ class HAPCheckpointHook(CheckpointHook):
                 'interrupted save')
 
     def _save_checkpoint_with_step(self, runner, step, meta):
-        old_ids, old_last = list(self.keep_ckpt_ids), self.last_ckpt
-        expired = None
+        # keep_ckpt_ids exists only with max_keep_ckpts > 0
+        old_ids = list(getattr(self, 'keep_ckpt_ids', []))
+        old_last, expired = self.last_ckpt, None
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
                                             self.keep_ckpt_ids[-1] == step):
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
@@ -70,10 +71,11 @@ class HAPCheckpointHook(CheckpointHook):
                 backend_args=self.backend_args,
                 **self.args)
         except BaseException:
-            self.keep_ckpt_ids.clear()
-            self.keep_ckpt_ids.extend(old_ids)
+            if self.max_keep_ckpts > 0:
+                self.keep_ckpt_ids.clear()
+                self.keep_ckpt_ids.extend(old_ids)
+                runner.message_hub.update_info('keep_ckpt_ids', old_ids)
             self.last_ckpt = old_last
-            runner.message_hub.update_info('keep_ckpt_ids', old_ids)
             runner.message_hub.update_info('last_ckpt', old_last)
             raise
         if not is_main_process():
