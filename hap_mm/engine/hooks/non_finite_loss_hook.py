@@ -55,5 +55,5 @@ class NonFiniteLossHook(Hook):
         raise NonFiniteLossError(
             f'non-finite loss at iteration {runner.iter + 1} (epoch '
             f'{runner.epoch + 1}, batch {batch_idx + 1}): {bad}; stopped '
-            f'before saving it. Last checkpoint: {last}. Lower the learning '
-            'rate or check the data of this batch')
+            'before this iteration is logged or saved. Last checkpoint: '
+            f'{last}. Lower the learning rate or check the data of this batch')
