@@ -68,8 +68,9 @@ def latest_checkpoint(work_dir: str,
         if named and osp.isfile(named) and osp.samefile(path, named):
             continue  # read (and skipped) above
         meta = readable(path)
-        if meta is not None:
-            found[path] = (meta.get('iter', -1), meta.get('epoch', -1))
+        if meta is not None:  # on a tie, not a best_*.pth
+            found[path] = (meta.get('iter', -1), meta.get('epoch', -1),
+                           not osp.basename(path).startswith('best_'))
     if found:
         return max(found, key=found.get)
     if broken:
