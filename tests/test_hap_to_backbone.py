@@ -251,3 +251,69 @@ def test_hap_mm_and_its_host_integrations_import_without_the_hosts():
     proc = subprocess.run([sys.executable, '-c', code], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_non_finite_weights_are_refused_unless_allowed(tool_main, tmp_path,
+                                                       release_names):
+    """A diverged run's checkpoint (NaN / inf in the encoder) is not turned
+    into backbone weights unless --allow-nonfinite."""
+    vit = _vit()
+    model = release_names(vit.state_dict())
+    model['blocks.0.attn.qkv.weight'][0, 0] = float('nan')
+    model['norm.weight'][1] = float('inf')
+    src = tmp_path / 'diverged.pth'
+    torch.save({'model': model}, src)
+    dst = tmp_path / 'out.pth'
+    with pytest.raises(SystemExit) as info:
+        tool_main([str(src), str(dst)])
+    message = str(info.value)
+    assert '\n' not in message and str(src) in message
+    assert 'non-finite' in message and '2 of 30' in message
+    assert 'blocks.0.attn.qkv.weight' in message and 'norm.weight' in message
+    assert '--allow-nonfinite' in message
+    assert not dst.exists()
+    tool_main([str(src), str(dst), '--allow-nonfinite'])
+    out = _load(dst)['state_dict']
+    assert torch.isnan(out['backbone.layers.0.attn.qkv.weight'][0, 0])
+
+
+def test_source_and_destination_the_same_file_is_refused_even_with_force(
+        tool_main, tmp_path, release_file, monkeypatch):
+    src = release_file(_vit())
+    before = src.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'sub').mkdir()
+    (tmp_path / 'link.pth').symlink_to(src)
+    for dst in (str(src), 'release.pth', 'sub/../release.pth', 'link.pth'):
+        with pytest.raises(SystemExit) as info:
+            tool_main([str(src), dst, '--force'])
+        assert 'same file' in str(info.value), dst
+        assert src.read_bytes() == before
+    with pytest.raises(SystemExit, match='same file'):
+        tool_main(['link.pth', str(src), '--force'])
+    assert src.read_bytes() == before
+
+
+def test_unusable_files_are_one_line_errors_naming_the_file(
+        tool_main, tmp_path, release_file):
+    src = release_file(_vit())
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    tensor = tmp_path / 'tensor.pth'
+    torch.save(torch.zeros(3), tensor)
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(src.read_bytes()[:5000])
+    folder = tmp_path / 'folder'
+    folder.mkdir()
+    cases = [([empty, tmp_path / 'a.pth'], empty, 'is empty'),
+             ([tensor, tmp_path / 'b.pth'], tensor, 'holds a Tensor'),
+             ([truncated, tmp_path / 'c.pth'], truncated, 'is truncated'),
+             ([src, folder, '--force'], folder, 'is a directory')]
+    for args, named, reason in cases:
+        with pytest.raises(SystemExit) as info:
+            tool_main([str(a) for a in args])
+        message = str(info.value)
+        assert message.startswith('error: ') and '\n' not in message, message
+        assert str(named) in message and reason in message, message
+    assert not list(folder.iterdir())
+    assert not any((tmp_path / n).exists() for n in ('a.pth', 'b.pth', 'c.pth'))

@@ -1,5 +1,13 @@
-from .hooks import DataIssueLoggerHook
+from .hooks import (
+    DataIssueLoggerHook,
+    HAPCheckpointHook,
+    NonFiniteLossError,
+    NonFiniteLossHook,
+)
 from .model_wrappers import HAPDistributedDataParallel
 from .runner import HAPRunner
 
-__all__ = ['DataIssueLoggerHook', 'HAPDistributedDataParallel', 'HAPRunner']
+__all__ = [
+    'DataIssueLoggerHook', 'HAPCheckpointHook', 'HAPDistributedDataParallel',
+    'HAPRunner', 'NonFiniteLossError', 'NonFiniteLossHook'
+]

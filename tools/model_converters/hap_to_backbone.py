@@ -40,6 +40,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--unsafe-load',
         action='store_true',
         help='allow pickled objects in SRC (only for files you trust)')
+    parser.add_argument(
+        '--allow-nonfinite',
+        action='store_true',
+        help='convert even if weights hold NaN / inf (a diverged run)')
     return parser.parse_args(argv)
 
 
@@ -48,8 +52,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     try:
         report = convert_checkpoint_file(
             args.src, args.dst, args.img_size, args.force, args.unsafe_load,
-            args.patch_size, args.src_img_size)
-    except (FileExistsError, CheckpointLoadError) as e:
+            args.patch_size, args.src_img_size, args.allow_nonfinite)
+    except (OSError, ValueError, CheckpointLoadError) as e:
         raise SystemExit(f'error: {e}') from e
     meta = report['meta']
     print(f'source: {meta["src_format"]}')

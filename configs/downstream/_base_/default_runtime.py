@@ -11,6 +11,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # stops at the first NaN / inf loss, naming the iteration, before it
+    # is logged or saved (HAPRunner also rotates checkpoints only after the
+    # new one is written)
+    check_loss=dict(type='NonFiniteLossHook'),
 )
 
 env_cfg = dict(

@@ -143,12 +143,64 @@ def summarize_keys(keys: Iterable[str]) -> str:
     return ', '.join(words)
 
 
+def check_destination(src: str, dst: str, force: bool = False) -> None:
+    """Refuse a destination that would lose data or cannot be written.
+
+    Raises:
+        ValueError: ``dst`` is ``src`` (by any path: relative, ``..``,
+            symlink), even with ``force``.
+        IsADirectoryError: ``dst`` is a directory.
+        FileExistsError: ``dst`` exists and ``force`` is False.
+    """
+    if osp.exists(src) and osp.exists(dst) and osp.samefile(src, dst):
+        raise ValueError(
+            f'{dst} is the same file as the source {src}; converting in '
+            'place would replace the checkpoint with backbone weights only '
+            '(refused even with --force); write to another file')
+    if osp.isdir(dst):
+        raise IsADirectoryError(
+            f'{dst} is a directory; give the file name to write the backbone '
+            'weights to')
+    if osp.exists(dst) and not force:
+        raise FileExistsError(f'{dst} exists; pass --force to overwrite it')
+
+
+def check_finite(state_dict: Dict[str, torch.Tensor], src: str,
+                 names: Sequence[str]) -> None:
+    """Raise if any floating-point tensor holds NaN or inf.
+
+    Args:
+        state_dict (dict): Converted tensors.
+        src (str): Checkpoint they came from (for the message).
+        names (list[str]): Source key of each tensor, in order.
+
+    Raises:
+        CheckpointLoadError: naming how many tensors and the first keys.
+    """
+    bad = [
+        name for name, value in zip(names, state_dict.values())
+        if value.is_floating_point() and not torch.isfinite(value).all()
+    ]
+    if bad:
+        shown = ', '.join(bad[:5]) + (', ...' if len(bad) > 5 else '')
+        raise CheckpointLoadError(
+            f'{src} has non-finite values (NaN / inf) in {len(bad)} of '
+            f'{len(state_dict)} encoder tensors ({shown}): the run diverged. '
+            'Convert an earlier checkpoint, or pass --allow-nonfinite '
+            '(allow_nonfinite=True) to convert it anyway')
+
+
 def save_atomically(obj: dict, dst: str, force: bool = False) -> None:
     """``torch.save`` to a temporary file beside ``dst``, then rename.
 
     Raises:
         FileExistsError: ``dst`` exists and ``force`` is False.
+        IsADirectoryError: ``dst`` is a directory.
+        OSError: the write failed (``dst`` is left as it was, the
+            temporary file removed); the message names ``dst``.
     """
+    if osp.isdir(dst):
+        raise IsADirectoryError(f'{dst} is a directory')
     if osp.exists(dst) and not force:
         raise FileExistsError(f'{dst} exists; pass --force to overwrite it')
     folder = osp.dirname(osp.abspath(dst))
@@ -158,6 +210,10 @@ def save_atomically(obj: dict, dst: str, force: bool = False) -> None:
     try:
         torch.save(obj, tmp)
         os.replace(tmp, dst)
+    except OSError as e:
+        error = OSError(f'cannot write {dst}: {e}')
+        error.errno = e.errno
+        raise error from e
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
@@ -169,27 +225,37 @@ def convert_checkpoint_file(src: str,
                             force: bool = False,
                             unsafe_load: bool = False,
                             patch_size: int = 16,
-                            src_img_size: Sequence[int] = (256, 128)) -> dict:
+                            src_img_size: Sequence[int] = (256, 128),
+                            allow_nonfinite: bool = False) -> dict:
     """Read ``src``, convert it (:func:`convert_to_backbone`) and write
     ``{'state_dict', 'meta'}`` to ``dst`` atomically.
 
     ``src`` is loaded with ``torch.load(weights_only=True)`` unless
-    ``unsafe_load``; ``dst`` is never overwritten unless ``force``, and a
-    failed write leaves it untouched.
+    ``unsafe_load``; ``dst`` is never overwritten unless ``force``, never
+    ``src`` itself, and a failed write leaves it untouched. Weights with NaN
+    or inf are refused unless ``allow_nonfinite``.
 
     Returns:
         dict: ``kept`` / ``dropped`` source keys and the ``meta`` written.
 
     Raises:
-        CheckpointLoadError: unreadable ``src``, no encoder weights, bad
+        CheckpointLoadError: unreadable ``src`` (empty, truncated, not a
+            dict of tensors), no encoder weights, non-finite weights, bad
             ``img_size``.
+        ValueError: ``dst`` is ``src``.
+        IsADirectoryError: ``dst`` is a directory.
         FileExistsError: ``dst`` exists and ``force`` is False.
     """
-    if osp.exists(dst) and not force:  # fail before the (slow) load
-        raise FileExistsError(f'{dst} exists; pass --force to overwrite it')
+    check_destination(src, dst, force)  # before the (slow) load
     checkpoint = load_checkpoint_file(src, unsafe_load)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointLoadError(
+            f'{src} holds a {type(checkpoint).__name__}, not a checkpoint '
+            '(a dict of named tensors)')
     state_dict, kept, dropped, meta = convert_to_backbone(
         checkpoint, img_size, patch_size, src_img_size)
+    if not allow_nonfinite:
+        check_finite(state_dict, src, kept)
     meta.update(
         source=str(src),
         hap_mm_version=__version__,

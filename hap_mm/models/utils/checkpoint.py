@@ -1,6 +1,8 @@
 """Loading ViT weights safely, in any of the namings HAP users meet."""
+import os
 import pickle
 import re
+import zipfile
 from typing import Dict, Optional
 
 import numpy as np
@@ -59,6 +61,44 @@ class CheckpointLoadError(RuntimeError):
     """A checkpoint could not be read or does not fit the model."""
 
 
+def _zip_without_directory(path: str) -> bool:
+    """A zip file (what torch.save writes) whose end, holding the zip
+    directory, is missing: a truncated checkpoint."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(4)
+        return head == b'PK\x03\x04' and not zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def describe_load_error(path: str, error: BaseException) -> str:
+    """One line saying why ``torch.load`` could not read ``path``.
+
+    An empty file, a truncated one (its zip directory, at the end, is
+    missing, or the pickle ends early), one needing ``unsafe_load``, or else
+    the first line of the loader's own message.
+    """
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = None
+    if size == 0:
+        return f'{path} is empty (0 bytes)'
+    if _zip_without_directory(path) or isinstance(error, EOFError) or any(
+            s in text for s in ('PytorchStreamReader', 'central directory',
+                                'Ran out of input', 'unexpected EOF')):
+        return (f'{path} is truncated or not a PyTorch checkpoint '
+                f'({size} bytes; {first.split(". ")[0]})')
+    if 'weights_only' in text:
+        return (f'{path} holds pickled objects other than tensors, so it '
+                'was not loaded with weights_only=True. If you trust its '
+                'source, pass unsafe_load=True (--unsafe-load for the tools)')
+    return f'cannot read checkpoint {path}: {first}'
+
+
 def load_checkpoint_file(path: str, unsafe_load: bool = False) -> dict:
     """``torch.load`` on CPU with ``weights_only=True`` unless opted out.
 
@@ -71,8 +111,8 @@ def load_checkpoint_file(path: str, unsafe_load: bool = False) -> dict:
             from a source you trust (legacy checkpoints that store objects).
 
     Raises:
-        CheckpointLoadError: the file is missing, corrupt, or needs
-            ``unsafe_load`` (the message says so).
+        CheckpointLoadError: the file is missing, empty, truncated, corrupt,
+            or needs ``unsafe_load`` (one line naming the file and why).
     """
     try:
         if unsafe_load:
@@ -81,13 +121,46 @@ def load_checkpoint_file(path: str, unsafe_load: bool = False) -> dict:
             return torch.load(path, map_location='cpu', weights_only=True)
     except FileNotFoundError as e:
         raise CheckpointLoadError(f'checkpoint {path} not found') from e
+    except IsADirectoryError as e:
+        raise CheckpointLoadError(f'{path} is a directory') from e
     except Exception as e:
-        if not unsafe_load and 'weights_only' in str(e):
-            raise CheckpointLoadError(
-                f'{path} holds pickled objects other than tensors, so it was '
-                'not loaded with weights_only=True. If you trust its source, '
-                'pass unsafe_load=True (--unsafe-load for the tools).') from e
-        raise CheckpointLoadError(f'cannot read checkpoint {path}: {e}') from e
+        raise CheckpointLoadError(describe_load_error(path, e)) from e
+
+
+def load_checkpoint_mapped(path: str):
+    """``torch.load(weights_only=True)`` of ``path`` with its tensors
+    memory-mapped (zip files, what torch has written since 1.6), not read:
+    a cheap check that the file is complete, and its non-tensor content.
+
+    Raises:
+        CheckpointLoadError: the file is empty, truncated or unreadable
+            (one line naming it and why).
+    """
+    try:
+        with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
+            return torch.load(
+                path,
+                map_location='cpu',
+                weights_only=True,
+                mmap=zipfile.is_zipfile(path))
+    except Exception as e:
+        raise CheckpointLoadError(describe_load_error(path, e)) from e
+
+
+def checkpoint_meta(path: str) -> dict:
+    """``meta`` of an mmengine checkpoint (``epoch``, ``iter``, ...),
+    without reading its tensors (:func:`load_checkpoint_mapped`).
+
+    Raises:
+        CheckpointLoadError: the file is empty, truncated, unreadable or
+            has no ``meta`` dict (one line naming the file and why).
+    """
+    checkpoint = load_checkpoint_mapped(path)
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict):
+        raise CheckpointLoadError(
+            f'{path} has no meta (epoch / iter): not an mmengine checkpoint')
+    return meta
 
 
 def extract_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
