@@ -294,17 +294,19 @@ class LUPersonKeypointDataset(BaseDataset):
         """``img_path``, ``kpt_path`` (and ``inline_keypoints`` (17, 3)
         for a JSONL index) of sample ``idx``, built from the compact index.
         """
+        addr = self.data_address
         if idx < 0:
-            idx += len(self)
-        start = self.data_address[idx - 1].item() if idx else 0
-        record = self.data_bytes[start:self.data_address[idx].item()]
+            idx += len(addr)
+        start = int(addr[idx - 1]) if idx else 0
+        end = int(addr[idx])
         info = dict(sample_idx=idx)
         if self._inline:
+            end -= _KPT_BYTES
             info['inline_keypoints'] = np.frombuffer(
-                record[-_KPT_BYTES:].tobytes(), np.float32).reshape(
-                    NUM_KEYPOINTS, 3).copy()
-            record = record[:-_KPT_BYTES]
-        rel = record[:-1].tobytes().decode('utf-8', 'surrogateescape')
+                self.data_bytes[end:end + _KPT_BYTES].tobytes(),
+                np.float32).reshape(NUM_KEYPOINTS, 3)
+        rel = self.data_bytes[start:end - 1].tobytes().decode(
+            'utf-8', 'surrogateescape')
         info['img_path'] = osp.join(self.data_prefix['img_path'], rel)
         info['kpt_path'] = osp.join(self.data_prefix['kpt_path'],
                                     osp.splitext(rel)[0] + '.npy')
