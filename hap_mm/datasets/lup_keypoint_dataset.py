@@ -125,7 +125,8 @@ class LUPersonKeypointDataset(BaseDataset):
 
     The index is two NumPy arrays (paths relative to ``images/`` in one
     byte buffer, and their end offsets; see :meth:`full_init`): about
-    60 bytes per image, shared by the data workers without copies.
+    54 bytes per image for LUPerson-like paths, shared by the data workers
+    without copies.
 
     Images and keypoint files are read in the data workers. A missing or bad
     keypoint file does not stop training: the sample keeps its image, its
