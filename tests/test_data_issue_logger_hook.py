@@ -114,6 +114,11 @@ def test_misnamed_keypoint_folder_stops_the_demo_run(train_demo, demo_copy,
     assert '"missing file"' in err
     paths = re.findall(r'keypoints/\w+/[\w.-]+\.npy', err.split('e.g.')[-1])
     assert len(set(paths)) >= 3
+    # the epoch's part-guidance line came first, from the real collate
+    log = proc.stdout + err
+    assert re.search(r'part guidance: 0\.00 part patches per view, 100\.0% '
+                     r'of \d+ samples without a usable keypoint', log), log[-3000:]
+    assert 'part guidance is (near) absent' in log
 
 
 # ------------------------------------------------------- part guidance
