@@ -164,3 +164,24 @@ def test_readable_but_useless_keypoints_are_flagged(demo_copy, tool):
     assert changed['no_confident_keypoints'] in index
     assert changed['normalised_coordinates'] not in index
     assert changed['outside_image'] not in index
+
+
+def test_random_selection_of_a_scan_matches_the_dataset(demo_copy, tool):
+    # nested names whose walk order differs from their sorted order
+    src = sorted((demo_copy / 'images').rglob('*.jpg'))[0]
+    for name in ('a/x.jpg', 'a.b/y.jpg', 'z.jpg'):
+        dst = demo_copy / 'images' / name
+        dst.parent.mkdir(exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+        kpt = (demo_copy / 'keypoints' / name).with_suffix('.npy')
+        kpt.parent.mkdir(exist_ok=True)
+        kpt.write_bytes(
+            (demo_copy / 'keypoints' / src.relative_to(
+                demo_copy / 'images')).with_suffix('.npy').read_bytes())
+    s = _summary(tool([TOOL, demo_copy, '--sample-ratio', '0.5', '--out',
+                       'half.jsonl', '--workers', '1']))
+    ds = LUPersonKeypointDataset(str(demo_copy), sample_ratio=0.5)
+    chosen = [ds.get_data_info(i)['img_path'] for i in range(len(ds))]
+    assert s['total'] == len(ds) == s['listed'] // 2
+    assert [str(demo_copy / 'images' / r)
+            for r in _index(demo_copy / 'half.jsonl')] == chosen

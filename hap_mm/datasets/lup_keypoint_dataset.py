@@ -208,8 +208,9 @@ class LUPersonKeypointDataset(BaseDataset):
                 f'LUPersonKeypointDataset: image folder {img_dir} not found '
                 f"(data_root={self.data_root!r}, expected 'images/' inside)")
         if not self.ann_file:
-            self._index_paths(self._scan(img_dir), f'a scan of {img_dir}',
-                              ordered=False)
+            # sorted, so that prepare_lup.py draws the same random selection
+            self._index_paths(sorted(self._scan(img_dir)),
+                              f'a scan of {img_dir}', ordered=False)
         elif self.ann_file.endswith('.pkl'):
             self._index_paths(load_path_list(get_bytes(self.ann_file)),
                               osp.basename(self.ann_file), ordered=True)
