@@ -84,8 +84,10 @@ def test_jsonl_index_with_inline_keypoints(demo_copy):
     assert ds[2]['keypoints_visible'][0, 0] == pytest.approx(0.9)
 
 
-def test_bad_jsonl_line_names_file_and_line(demo_copy):
-    (demo_copy / 'bad.jsonl').write_text('{"img_path": "a.jpg"}\n')
+@pytest.mark.parametrize('line', [
+    '{"img_path": "a.jpg"}', '{"img_path": 3, "keypoints": []}'])
+def test_bad_jsonl_line_names_file_and_line(demo_copy, line):
+    (demo_copy / 'bad.jsonl').write_text(line + '\n')
     with pytest.raises(ValueError, match=r'bad\.jsonl:1'):
         LUPersonKeypointDataset(
             str(demo_copy), ann_file='bad.jsonl', pipeline=[])
@@ -297,3 +299,10 @@ def test_jsonl_lines_with_wrong_shape_keypoints_are_named(demo_copy,
     with pytest.raises(BadSampleError, match=f'line 3: {rels[2]}'):
         LUPersonKeypointDataset(
             str(demo_copy), ann_file='index.jsonl', strict=True)
+
+
+def test_list_path_with_a_nul_character_is_refused(tmp_path):
+    (tmp_path / 'images').mkdir()
+    (tmp_path / 'list.pkl').write_bytes(pickle.dumps(['a.jpg', 'b\0c.jpg']))
+    with pytest.raises(ValueError, match='NUL'):
+        LUPersonKeypointDataset(str(tmp_path), ann_file='list.pkl')

@@ -246,6 +246,8 @@ class LUPersonKeypointDataset(BaseDataset):
         self.data_bytes = np.frombuffer(
             text.encode('utf-8', 'surrogateescape'), np.uint8)
         self.data_address = np.flatnonzero(self.data_bytes == 0) + 1
+        if len(self.data_address) != len(paths):
+            raise ValueError(f'{source}: a path holds a NUL character')
         self._inline = False
 
     def _index_jsonl(self, path: str) -> None:
@@ -258,6 +260,8 @@ class LUPersonKeypointDataset(BaseDataset):
             try:
                 item = json.loads(line)
                 rel = item['img_path']
+                if not isinstance(rel, str):
+                    raise TypeError(f'img_path is {type(rel).__name__}')
                 kpts = np.asarray(item['keypoints'], dtype=np.float32)
             except (ValueError, KeyError, TypeError) as e:
                 raise ValueError(
