@@ -1,10 +1,13 @@
 import json
+import logging
 import os
+import os.path as osp
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
 
 from hap_mm.datasets import BadSampleError, LUPersonKeypointDataset
 from hap_mm.datasets.keypoint_io import (
@@ -81,8 +84,10 @@ def test_jsonl_index_with_inline_keypoints(demo_copy):
     assert ds[2]['keypoints_visible'][0, 0] == pytest.approx(0.9)
 
 
-def test_bad_jsonl_line_names_file_and_line(demo_copy):
-    (demo_copy / 'bad.jsonl').write_text('{"img_path": "a.jpg"}\n')
+@pytest.mark.parametrize('line', [
+    '{"img_path": "a.jpg"}', '{"img_path": 3, "keypoints": []}'])
+def test_bad_jsonl_line_names_file_and_line(demo_copy, line):
+    (demo_copy / 'bad.jsonl').write_text(line + '\n')
     with pytest.raises(ValueError, match=r'bad\.jsonl:1'):
         LUPersonKeypointDataset(
             str(demo_copy), ann_file='bad.jsonl', pipeline=[])
@@ -147,3 +152,157 @@ def test_pickled_code_in_keypoint_or_list_files_is_refused(tmp_path):
     np.save(path, np.array([Evil()], dtype=object), allow_pickle=True)
     with pytest.raises(UnsafePickleError):
         safe_load_npy(path.read_bytes())
+
+
+# ------------------------------------------------ selection (sample_ratio)
+class _Lines(logging.Handler):
+    """Collects the messages of the current MMLogger."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def log_lines():
+    handler = _Lines()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield handler.lines
+    logger.removeHandler(handler)
+
+
+def test_cfs_list_keeps_its_first_entries_in_list_order(demo_copy,
+                                                        log_lines):
+    # the release's list holds every image, best CFS score first; the
+    # release trains on the first int(0.5 x len) entries in that order
+    rels = [str(r) for r in _images(demo_copy)][::-1]  # not sorted
+    (demo_copy / 'CFS_list.pkl').write_bytes(pickle.dumps(rels))
+    ds = LUPersonKeypointDataset(
+        str(demo_copy), ann_file='CFS_list.pkl', sample_ratio=0.5,
+        pipeline=[])
+    n = len(rels) // 2
+    assert len(ds) == n
+    got = [os.path.relpath(ds.get_data_info(i)['img_path'],
+                           demo_copy / 'images') for i in range(n)]
+    assert got == rels[:n]
+    assert (f'using {n} of {len(rels)} images (first half of CFS_list.pkl, '
+            'CFS order)') in '\n'.join(log_lines)
+    # an int > 1 is a count; 1.0 (or 1) is everything
+    ds5 = LUPersonKeypointDataset(
+        str(demo_copy), ann_file='CFS_list.pkl', sample_ratio=5, pipeline=[])
+    assert [ds5.get_data_info(i)['img_path'] for i in range(5)] == [
+        osp.join(demo_copy, 'images', r) for r in rels[:5]]
+    for ratio in (1, 1.0):
+        assert len(LUPersonKeypointDataset(
+            str(demo_copy), ann_file='CFS_list.pkl', sample_ratio=ratio,
+            pipeline=[])) == len(rels)
+
+
+@pytest.mark.parametrize('ann', ['', 'index.jsonl'])
+def test_scan_and_jsonl_select_at_random_the_same_way_every_time(
+        demo_copy, ann):
+    rels = [str(r) for r in _images(demo_copy)]
+    (demo_copy / 'index.jsonl').write_text(''.join(
+        json.dumps(dict(img_path=r, keypoints=[[1.0, 2.0, 0.9]] * 17)) + '\n'
+        for r in rels))
+
+    def chosen(**kw):
+        ds = LUPersonKeypointDataset(
+            str(demo_copy), ann_file=ann, pipeline=[], **kw)
+        return [ds.get_data_info(i)['img_path'] for i in range(len(ds))]
+
+    first = chosen(sample_ratio=0.5)
+    assert len(first) == len(rels) // 2 == len(set(first))
+    assert chosen(sample_ratio=0.5) == first  # every rank, every run
+    assert set(first) <= {osp.join(demo_copy, 'images', r) for r in rels}
+    # a scan in sorted order would pick the first half; this is random
+    assert first != [osp.join(demo_copy, 'images', r)
+                     for r in rels[:len(first)]]
+    assert chosen(sample_ratio=0.5, sample_seed=1) != first
+    assert len(chosen(sample_ratio=7)) == 7
+
+
+@pytest.mark.parametrize('ratio', [0.0, -0.5, 1.5, 0, 1000, True, '0.5'])
+def test_sample_ratio_out_of_range_is_refused(demo_copy, ratio):
+    with pytest.raises((ValueError, TypeError), match='sample_ratio'):
+        LUPersonKeypointDataset(
+            str(demo_copy), sample_ratio=ratio, pipeline=[])
+
+
+def test_hap_configs_train_on_the_first_half_of_the_cfs_list(repo_root):
+    from mmengine.config import Config
+    found = 0
+    for path in sorted((repo_root / 'configs' / 'hap').rglob('*.py')):
+        if '_base_' in path.parts:
+            continue
+        ds = Config.fromfile(str(path)).train_dataloader.dataset
+        if ds.get('ann_file', '').endswith('CFS_list.pkl'):
+            found += 1
+            assert ds.get('sample_ratio') == 0.5, path
+        elif path.name == 'hap_demo.py':  # all 27 demo crops
+            assert ds.get('sample_ratio') == 1.0
+    assert found >= 8
+
+
+def test_index_is_compact_and_builds_paths_per_sample(tmp_path):
+    # 100k LUPerson-like paths: the index must not hold a dict (or the
+    # absolute image and keypoint paths) per image
+    n = 100_000
+    rels = [f'youtube_{i // 400:07d}/youtube_{i // 400:07d}_{i:06d}_0.jpg'
+            for i in range(n)]
+    (tmp_path / 'images').mkdir()
+    (tmp_path / 'CFS_list.pkl').write_bytes(
+        pickle.dumps(['./' + rels[0]] + rels[1:]))
+    ds = LUPersonKeypointDataset(str(tmp_path), ann_file='CFS_list.pkl')
+    assert len(ds) == n
+    mean_len = sum(map(len, rels)) / n
+    held = ds.data_bytes.nbytes + ds.data_address.nbytes
+    assert held <= n * (mean_len + 1 + 8) + 64, held / n
+    assert not ds.data_list
+    for i in (0, 1, 4321, n - 1, -1):
+        info = ds.get_data_info(i)
+        rel = rels[i]
+        assert info['img_path'] == osp.join(tmp_path, 'images', rel)
+        assert info['kpt_path'] == osp.join(
+            tmp_path, 'keypoints', rel[:-len('.jpg')] + '.npy')
+        assert info['sample_idx'] == i % n
+    sub = ds.get_subset([5, 2])
+    assert len(sub) == 2
+    assert sub.get_data_info(1)['img_path'].endswith(rels[2])
+
+
+def test_jsonl_lines_with_wrong_shape_keypoints_are_named(demo_copy,
+                                                         log_lines):
+    rels = [str(r) for r in _images(demo_copy)]
+    good = [[1.0, 2.0, 0.9]] * 17
+    wrong = {3: [[1.0, 2.0, 0.9]] * 16, 5: [[1.0, 2.0]] * 17}
+    wrong.update({k: [[1.0, 2.0, 0.9, 0.1]] * 17 for k in range(8, 18)})
+    lines = [json.dumps(dict(img_path=r, keypoints=wrong.get(i + 1, good)))
+             for i, r in enumerate(rels)]
+    (demo_copy / 'index.jsonl').write_text('\n'.join(lines) + '\n')
+    ds = LUPersonKeypointDataset(
+        str(demo_copy), ann_file='index.jsonl', pipeline=[])
+    assert len(ds) == len(rels) - len(wrong)
+    text = '\n'.join(log_lines)
+    assert f'{len(wrong)} of {len(rels)} lines' in text
+    shown = sorted(wrong)[:10]
+    for lineno in shown:
+        assert f'line {lineno}: {rels[lineno - 1]}' in text
+    for lineno in sorted(wrong)[10:]:
+        assert f'line {lineno}:' not in text
+    for i in range(len(ds)):
+        assert ds[i]['data_issues'] == []
+    with pytest.raises(BadSampleError, match=f'line 3: {rels[2]}'):
+        LUPersonKeypointDataset(
+            str(demo_copy), ann_file='index.jsonl', strict=True)
+
+
+def test_list_path_with_a_nul_character_is_refused(tmp_path):
+    (tmp_path / 'images').mkdir()
+    (tmp_path / 'list.pkl').write_bytes(pickle.dumps(['a.jpg', 'b\0c.jpg']))
+    with pytest.raises(ValueError, match='NUL'):
+        LUPersonKeypointDataset(str(tmp_path), ann_file='list.pkl')

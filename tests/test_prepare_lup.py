@@ -84,7 +84,8 @@ def test_cfs_subset_and_dropping_low_confidence(demo_copy, tool):
     np.save(kpt, arr)
     s = _summary(
         tool([TOOL, demo_copy, '--cfs-list', 'CFS_list.pkl', '--out',
-              'cfs.jsonl', '--drop-low-confidence', '--workers', '0']))
+              'cfs.jsonl', '--drop-low-confidence', '--workers', '0',
+              '--sample-ratio', '1.0']))
     assert (s['total'], s['ok'], s['missing_image'], s['low_confidence'],
             s['written']) == (4, 3, 1, 1, 2)
     assert _index(demo_copy / 'cfs.jsonl') == rels[:2]
@@ -106,3 +107,81 @@ def test_unsafe_cfs_list_is_refused(demo_copy, tool):
     proc = tool([TOOL, demo_copy, '--cfs-list', 'CFS_list.pkl'])
     assert proc.returncode != 0
     assert 'CFS_list.pkl' in proc.stderr and 'pwned' not in proc.stdout
+
+
+def test_cfs_list_first_half_is_selected_and_reported(demo_copy, tool):
+    # the release's list holds every image, best CFS score first; the
+    # release (and the configs, sample_ratio=0.5) train on its first half
+    rels = sorted(str(p.relative_to(demo_copy / 'images'))
+                  for p in (demo_copy / 'images').rglob('*.jpg'))[::-1]
+    (demo_copy / 'CFS_list.pkl').write_bytes(pickle.dumps(rels))
+    proc = tool([TOOL, demo_copy, '--cfs-list', 'CFS_list.pkl', '--out',
+                 'cfs.jsonl', '--workers', '1'])
+    s = _summary(proc)
+    n = len(rels) // 2
+    assert (s['listed'], s['total'], s['ok'], s['written']) == (
+        len(rels), n, n, n)
+    assert (f'selected {n} of {len(rels)} images (first half of '
+            'CFS_list.pkl, CFS order)') in proc.stdout
+    assert _index(demo_copy / 'cfs.jsonl') == rels[:n]
+    # the index holds the selection: the dataset takes all of it
+    ds = LUPersonKeypointDataset(str(demo_copy), ann_file='cfs.jsonl')
+    assert len(ds) == n
+
+
+def test_readable_but_useless_keypoints_are_flagged(demo_copy, tool):
+    import cv2
+    rels = sorted(p.relative_to(demo_copy / 'images')
+                  for p in (demo_copy / 'images').rglob('*.jpg'))
+    changed = {}
+    for name, rel in zip(('normalised_coordinates', 'outside_image',
+                          'no_confident_keypoints'), rels[3:6]):
+        h, w = cv2.imread(str(demo_copy / 'images' / rel)).shape[:2]
+        kpt = demo_copy / 'keypoints' / rel.with_suffix('.npy')
+        arr = np.asarray(np.load(kpt, allow_pickle=True)[0][0]['keypoints'],
+                         np.float32)
+        if name == 'normalised_coordinates':
+            arr[:, 0] /= w
+            arr[:, 1] /= h
+        elif name == 'outside_image':  # full-frame coordinates
+            arr[:, 0] += 2 * w
+            arr[:, 1] += h
+        else:
+            arr[:, 2] = np.minimum(arr[:, 2], 0.25)
+        np.save(kpt, arr)
+        changed[name] = str(rel)
+    proc = tool([TOOL, demo_copy, '--out', 'index.jsonl', '--workers', '2'])
+    s = _summary(proc)
+    assert s['useless_keypoints'] == dict.fromkeys(changed, 1)
+    assert s['bad_keypoints'] == 2 and s['ok'] == len(rels) - 2
+    assert 'WARNING: 3 crops have keypoints that give no part guidance' \
+        in proc.stdout
+    for name, rel in changed.items():
+        line = next(ln for ln in proc.stdout.splitlines()
+                    if ln.strip().startswith(name))
+        assert rel in line, (name, line)
+    index = _index(demo_copy / 'index.jsonl')
+    assert changed['no_confident_keypoints'] in index
+    assert changed['normalised_coordinates'] not in index
+    assert changed['outside_image'] not in index
+
+
+def test_random_selection_of_a_scan_matches_the_dataset(demo_copy, tool):
+    # nested names whose walk order differs from their sorted order
+    src = sorted((demo_copy / 'images').rglob('*.jpg'))[0]
+    for name in ('a/x.jpg', 'a.b/y.jpg', 'z.jpg'):
+        dst = demo_copy / 'images' / name
+        dst.parent.mkdir(exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+        kpt = (demo_copy / 'keypoints' / name).with_suffix('.npy')
+        kpt.parent.mkdir(exist_ok=True)
+        kpt.write_bytes(
+            (demo_copy / 'keypoints' / src.relative_to(
+                demo_copy / 'images')).with_suffix('.npy').read_bytes())
+    s = _summary(tool([TOOL, demo_copy, '--sample-ratio', '0.5', '--out',
+                       'half.jsonl', '--workers', '1']))
+    ds = LUPersonKeypointDataset(str(demo_copy), sample_ratio=0.5)
+    chosen = [ds.get_data_info(i)['img_path'] for i in range(len(ds))]
+    assert s['total'] == len(ds) == s['listed'] // 2
+    assert [str(demo_copy / 'images' / r)
+            for r in _index(demo_copy / 'half.jsonl')] == chosen

@@ -29,7 +29,7 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     pin_memory=False,
-    dataset=dict(data_root=data_root, ann_file=''))
+    dataset=dict(data_root=data_root, ann_file='', sample_ratio=1.0))
 
 optim_wrapper = dict(
     type='OptimWrapper',

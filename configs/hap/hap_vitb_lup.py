@@ -1,4 +1,5 @@
-# HAP ViT-B/16 on LUPerson (CFS subset), the paper's recipe:
+# HAP ViT-B/16 on LUPerson, the paper's recipe: the first half of CFS_list.pkl
+# (2,090,121 crops, sample_ratio=0.5 in the dataset config),
 # 256x128, 8 GPUs x 512 = 4096, 400 epochs, mask ratio 0.5, align 0.05.
 #   tools/dist_train.sh configs/hap/hap_vitb_lup.py 8
 _base_ = [

@@ -8,13 +8,27 @@ Expects the release layout under DATA_ROOT::
 
 Takes every image under ``images/`` or, with ``--cfs-list``, the paths of
 the release's ``CFS_list.pkl`` (relative to ``images/``; read without
-running pickled code). For each image it checks that the image exists and is
-not empty (``--check-images`` also decodes it, with the dataset's rules) and
-that its keypoint file exists and holds finite (17, 3) keypoints with a
-positive score. ``--out`` writes one ``{"img_path": ..., "keypoints":
-[[x, y, score] x 17]}`` line per usable crop (keypoints inline, so training
-opens no .npy files); images with a missing or bad keypoint file are left
-out, and so are low-confidence crops with ``--drop-low-confidence``.
+running pickled code). That list holds ALL 4,180,243 LUPerson images, best
+CFS score first; the release trains on its first half, so with
+``--cfs-list`` only the first half is checked and indexed (``--sample-ratio``,
+default 0.5 there and 1 for a scan, as ``sample_ratio`` of
+``LUPersonKeypointDataset``: a fraction, or an int count; from a scan a
+random selection with ``--sample-seed``). The report says how many were
+selected, e.g. ``selected 2090121 of 4180243 images (first half of
+CFS_list.pkl, CFS order)``.
+
+For each image it checks that the image exists and is not empty
+(``--check-images`` also decodes it, with the dataset's rules) and that its
+keypoint file exists and holds finite (17, 3) keypoints with a positive
+score. Keypoints that read fine but give no part guidance are flagged with
+counts and examples: coordinates normalised to [0, 1] and full-frame
+coordinates on a crop (most confident keypoints outside the image) count as
+bad keypoints; crops whose scores are all below ``--min-score`` are
+low-confidence. ``--out`` writes one ``{"img_path": ..., "keypoints": [[x,
+y, score] x 17]}`` line per usable crop (keypoints inline, so training opens
+no .npy files); images with a missing or bad keypoint file are left out, and
+so are low-confidence crops with ``--drop-low-confidence``. The index holds
+the selection already: train on it with ``sample_ratio=1.0``.
 
 A crop is low-confidence when the mean of its 17 scores is below
 ``--min-score``; a joint counts as visible when its score is at least
@@ -44,8 +58,11 @@ COCO_NAMES = (
     'right_ankle')
 KINDS = ('ok', 'missing_image', 'bad_image', 'missing_keypoints',
          'bad_keypoints')
-# (image path relative to images/, kind, message, (17, 3) keypoints or None)
-Record = Tuple[str, str, str, Optional[np.ndarray]]
+# keypoints that read fine but give no part guidance
+USELESS = ('normalised_coordinates', 'outside_image', 'no_confident_keypoints')
+# (image path relative to images/, kind, message, (17, 3) keypoints or None,
+#  one of USELESS or None)
+Record = Tuple[str, str, str, Optional[np.ndarray], Optional[str]]
 
 
 def under_root(data_root: str, path: Optional[str]) -> Optional[str]:
@@ -120,21 +137,73 @@ def check_keypoints(path: str) -> Tuple[str, str, Optional[np.ndarray]]:
     return 'ok', '', kpts
 
 
+def image_size(path: str) -> Optional[Tuple[int, int]]:
+    """(height, width) from the image header, None when unreadable."""
+    from PIL import Image
+    try:
+        with Image.open(path) as img:
+            return img.size[1], img.size[0]
+    except Exception:  # the image checks report unreadable images
+        return None
+
+
+def useless_keypoints(kpts: np.ndarray, size: Optional[Tuple[int, int]],
+                      min_score: float) -> Tuple[Optional[str], str]:
+    """(one of ``USELESS`` or None, message) for readable keypoints.
+
+    ``no_confident_keypoints``: no score reaches ``min_score``;
+    ``normalised_coordinates``: every confident keypoint lies in [0, 1]
+    while the image is larger; ``outside_image``: more than half of them
+    lie outside the (H, W) image (full-frame coordinates on a crop).
+    """
+    scores = kpts[:, 2]
+    confident = scores >= min_score
+    if not confident.any():
+        return ('no_confident_keypoints',
+                f'no keypoint score >= {min_score} (highest '
+                f'{scores.max():.3f})')
+    if size is None:
+        return None, ''
+    h, w = size
+    x, y = kpts[confident, 0], kpts[confident, 1]
+    if (max(h, w) > 2 and (x >= 0).all() and (x <= 1).all()
+            and (y >= 0).all() and (y <= 1).all()):
+        return ('normalised_coordinates',
+                f'every confident keypoint within [0, 1] on a {w}x{h} image: '
+                'coordinates normalised instead of pixels?')
+    outside = (x < 0) | (x >= w) | (y < 0) | (y >= h)
+    if outside.mean() > 0.5:
+        return ('outside_image',
+                f'{int(outside.sum())} of {len(x)} confident keypoints '
+                f'outside the {w}x{h} image: full-frame coordinates for a '
+                'crop?')
+    return None, ''
+
+
 class Checker:
     """Checks one image and its keypoints (picklable, for a process pool)."""
 
-    def __init__(self, data_root: str, decode: bool) -> None:
+    def __init__(self, data_root: str, decode: bool,
+                 min_score: float) -> None:
         self.img_dir = osp.join(data_root, 'images')
         self.kpt_dir = osp.join(data_root, 'keypoints')
         self.decode = decode
+        self.min_score = min_score
 
     def __call__(self, rel: str) -> Record:
-        kind, msg = check_image(osp.join(self.img_dir, rel), self.decode)
+        img_path = osp.join(self.img_dir, rel)
+        kind, msg = check_image(img_path, self.decode)
         if kind != 'ok':
-            return rel, kind, msg, None
+            return rel, kind, msg, None, None
         kind, msg, kpts = check_keypoints(
             osp.join(self.kpt_dir, osp.splitext(rel)[0] + '.npy'))
-        return rel, kind, msg, kpts
+        if kind != 'ok':
+            return rel, kind, msg, kpts, None
+        flag, why = useless_keypoints(kpts, image_size(img_path),
+                                      self.min_score)
+        if flag in ('normalised_coordinates', 'outside_image'):
+            return rel, 'bad_keypoints', why, None, flag
+        return rel, kind, why, kpts, flag
 
 
 def check_all(rels: Sequence[str], checker: Checker,
@@ -174,11 +243,18 @@ class Stats:
         self.low_confidence = 0
         self.score_sum = 0.0
         self.examples: Dict[str, List[str]] = {}
+        self.useless: Counter = Counter()
+        self.useless_examples: Dict[str, List[str]] = {}
 
-    def add(self, rel: str, kind: str, msg: str,
-            kpts: Optional[np.ndarray]) -> bool:
+    def add(self, rel: str, kind: str, msg: str, kpts: Optional[np.ndarray],
+            flag: Optional[str] = None) -> bool:
         """Count a record; True when its crop is low-confidence."""
         self.kinds[kind] += 1
+        if flag:
+            self.useless[flag] += 1
+            examples = self.useless_examples.setdefault(flag, [])
+            if len(examples) < 5:
+                examples.append(f'{rel} ({msg})')
         if kind != 'ok':
             self.examples.setdefault(kind, [])
             if len(self.examples[kind]) < 5:
@@ -196,6 +272,7 @@ class Stats:
         return dict(
             {k: self.kinds[k] for k in KINDS},
             low_confidence=self.low_confidence,
+            useless_keypoints={k: self.useless[k] for k in USELESS},
             mean_score=self.score_sum / ok if ok else None,
             visible_fraction={
                 name: round(float(v) / ok, 4) if ok else None
@@ -225,15 +302,26 @@ def write_atomic_lines(path: str, lines: Iterable[str]) -> None:
             os.remove(tmp)
 
 
-def print_report(stats: Stats, total: int, source: str, orphans: int,
+def print_report(stats: Stats, selection: dict, orphans: int,
                  written: Optional[int], out: Optional[str]) -> dict:
     """Print the human summary and return the SUMMARY dict."""
     s = stats.summary()
-    print(f'{total} images from {source}')
+    print(f"selected {selection['selected']} of {selection['listed']} images "
+          f"({selection['how']})")
     for kind in KINDS:
         print(f'  {kind:<18} {s[kind]}')
     print(f'  low-confidence crops (mean score < {stats.min_score}): '
           f"{s['low_confidence']}")
+    useless = sum(stats.useless.values())
+    if useless:
+        print(f'WARNING: {useless} crops have keypoints that give no part '
+              'guidance (coordinates normalised to [0, 1] or outside the '
+              'crop are bad keypoints and left out; crops without a score '
+              f'>= {stats.min_score} train with block masks only):')
+        for flag in USELESS:
+            if stats.useless[flag]:
+                print(f'  {flag:<24} {stats.useless[flag]}, e.g. ' +
+                      '; '.join(stats.useless_examples[flag]))
     if s['mean_score'] is not None:
         print(f"  mean keypoint score: {s['mean_score']:.3f}")
     if orphans:
@@ -246,8 +334,17 @@ def print_report(stats: Stats, total: int, source: str, orphans: int,
             print(f'  {name:<15} {frac:6.1%}')
     if out is not None:
         print(f'wrote {written} lines to {out}')
-    return dict(s, total=total, orphan_keypoints=orphans, written=written,
-                out=out)
+    return dict(s, total=selection['selected'], listed=selection['listed'],
+                selection=selection['how'], orphan_keypoints=orphans,
+                written=written, out=out)
+
+
+def _ratio(text: str):
+    """``--sample-ratio``: an int count or a float fraction."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -258,6 +355,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfs-list',
         help="the release's CFS_list.pkl (default: every image under images/)")
+    parser.add_argument(
+        '--sample-ratio', type=_ratio, default=None,
+        help='fraction (float in (0, 1]) or number (int > 1) of the images to '
+        'check and index, as the dataset\'s sample_ratio: the first ones of '
+        'a --cfs-list, a random selection of a scan (default: 0.5 with '
+        '--cfs-list, the release\'s first half of CFS_list.pkl; 1 without)')
+    parser.add_argument(
+        '--sample-seed', type=int, default=0,
+        help='seed of the random selection from a scan')
     parser.add_argument('--out', help='JSONL index to write (default: none)')
     parser.add_argument(
         '--min-score', type=float, default=0.3,
@@ -286,17 +392,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not osp.isdir(img_dir):
         raise SystemExit(f'{img_dir}: no images/ folder under {root}')
     cfs = under_root(root, args.cfs_list)
+    from hap_mm.datasets.lup_keypoint_dataset import select_entries
     if cfs:
         rels = read_cfs_list(cfs)
-        source = cfs
+        source = osp.basename(cfs)
     else:
         rels = scan_images(img_dir)
         source = f'a scan of {img_dir}'
+    ratio = args.sample_ratio
+    if ratio is None:
+        ratio = 0.5 if cfs else 1.0
+    try:
+        keep, how = select_entries(len(rels), ratio, args.sample_seed,
+                                   bool(cfs), source)
+    except (TypeError, ValueError) as e:
+        raise SystemExit(f'--sample-ratio {ratio}: {e}') from e
+    selection = dict(listed=len(rels), selected=len(keep), how=how)
     orphans = 0
     if not cfs and osp.isdir(osp.join(root, 'keypoints')):
         stems = {osp.splitext(r)[0] for r in rels}
         orphans = sum(s not in stems
                       for s in scan_keypoint_stems(osp.join(root, 'keypoints')))
+    if len(keep) < len(rels):
+        rels = [rels[i] for i in keep]
     stats = Stats(args.min_score)
     out, log_path = under_root(root, args.out), under_root(root, args.log)
     # file names that are not UTF-8 are logged as \udcXX
@@ -306,9 +424,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     def index_lines() -> Iterator[str]:
         nonlocal written
-        for rel, kind, msg, kpts in check_all(rels, Checker(
-                root, args.check_images), args.workers):
-            low = stats.add(rel, kind, msg, kpts)
+        for rel, kind, msg, kpts, flag in check_all(rels, Checker(
+                root, args.check_images, args.min_score), args.workers):
+            low = stats.add(rel, kind, msg, kpts, flag)
             if kind != 'ok':
                 if log:
                     log.write(f'{kind}\t{rel}\t{msg}\n')
@@ -329,7 +447,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         if log:
             log.close()
-    summary = print_report(stats, len(rels), source, orphans,
+    summary = print_report(stats, selection, orphans,
                            written if out else None, out)
     print('SUMMARY ' + json.dumps(summary), flush=True)
     return 0 if stats.kinds['ok'] else 1

@@ -1,6 +1,9 @@
 # LUPerson person crops with 17 COCO keypoints each (release layout):
 #   data/LUPerson/images/...jpg, data/LUPerson/keypoints/...npy
-# ann_file: '' scans images/; CFS_list.pkl selects HAP's ~50% subset.
+# ann_file: '' scans images/; CFS_list.pkl lists ALL 4,180,243 LUPerson images,
+# best CFS score first, and the release trains on its first half (2,090,121):
+# sample_ratio=0.5. With another ann_file set sample_ratio too (1.0 for the
+# index tools/data/prepare_lup.py writes, which holds that half already).
 dataset_type = 'LUPersonKeypointDataset'
 data_root = 'data/LUPerson/'
 input_size = (256, 128)
@@ -44,4 +47,5 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='CFS_list.pkl',
+        sample_ratio=0.5,  # the first half of the CFS list, as the release
         pipeline=train_pipeline))
