@@ -201,3 +201,33 @@ def test_help_formatter_shows_defaults_but_not_none_or_flags(tool):
     # the docstring's usage line comes through unwrapped
     assert 'python tools/visualization/show_masks.py configs/hap/hap_demo.py' \
         in proc.stdout
+
+
+def test_paramwise_lines_go_to_debug_and_everything_else_passes():
+    import logging
+    train = _train_module()
+    logger = logging.getLogger('hap_test_paramwise')
+    logger.setLevel(logging.DEBUG)
+    seen = []
+
+    class Keep(logging.Handler):
+
+        def emit(self, record):
+            seen.append((record.levelname, record.getMessage()))
+
+    handler = Keep(level=logging.INFO)
+    logger.addHandler(handler)
+    logger.addFilter(train.ParamwiseLinesToDebug())
+    try:
+        logger.info('paramwise_options -- backbone.ln1.bias:weight_decay=0.0')
+        logger.info('Epoch(train) [1][2/2]')
+        logger.warning('paramwise_options -- a host warning stays')
+        handler.setLevel(logging.DEBUG)  # log_level='DEBUG'
+        logger.info('paramwise_options -- backbone.ln1.weight:lr=1')
+    finally:
+        logger.removeHandler(handler)
+    assert seen == [
+        ('INFO', 'Epoch(train) [1][2/2]'),
+        ('WARNING', 'paramwise_options -- a host warning stays'),
+        ('DEBUG', 'paramwise_options -- backbone.ln1.weight:lr=1'),
+    ]
