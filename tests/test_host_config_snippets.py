@@ -81,8 +81,8 @@ def _tiny_config(host: str, data: Path) -> str:
     """The test-only changes, as a config over the user's ``user.py``."""
     loader = ("batch_size=2, num_workers=0, persistent_workers=False, "
               "batch_sampler=None")
-    common = (f"_base_ = ['user.py']\n"
-              f"default_hooks = dict(logger=dict(interval=1))\n")
+    common = ("_base_ = ['user.py']\n"
+              "default_hooks = dict(logger=dict(interval=1))\n")
     arch = f'arch={TINY_ARCH!r}'
     if host == 'mmpose':
         return common + f'''

@@ -9,11 +9,11 @@ import argparse
 from typing import Optional, Sequence
 
 from hap_mm.models.utils import CheckpointLoadError
-from hap_mm.utils import HelpFormatter
 from hap_mm.models.utils.backbone_converter import (
     convert_checkpoint_file,
     summarize_keys,
 )
+from hap_mm.utils import HelpFormatter
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
