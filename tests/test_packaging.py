@@ -107,7 +107,7 @@ def test_wheel_ships_configs_tools_and_only_the_demo_data(tmp_path, repo_root):
             src / name,
             symlinks=True,
             ignore=shutil.ignore_patterns('.mim', '__pycache__'))
-    for name in ('setup.py', 'README.md', 'pyproject.toml'):
+    for name in ('setup.py', 'README.md', 'pyproject.toml', 'model-index.yml'):
         shutil.copy(repo_root / name, src / name)
     outside = tmp_path / 'user_data'
     (outside / 'images').mkdir(parents=True)
