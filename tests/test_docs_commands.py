@@ -268,3 +268,25 @@ def test_demo_leftovers_listed_in_get_started_are_the_kept_checkpoints():
     saved = list(range(hook.interval, cfg.train_cfg.max_epochs + 1,
                        hook.interval))
     assert listed == set(saved[-hook.max_keep_ckpts:])
+
+
+def _anchors(doc: Path) -> set:
+    """GitHub's anchors of a Markdown file's headings."""
+    heads = re.findall(r'^#+ (.+)$', doc.read_text(), re.M)
+    return {re.sub(r'[^\w\- ]', '', h.strip().lower()).replace(' ', '-')
+            for h in heads}
+
+
+def test_links_between_docs_reach_their_files_and_headings():
+    checked = 0
+    for doc in DOCS:
+        for target in re.findall(r'\]\(([^)\s]+)\)', doc.read_text()):
+            if target.startswith(('http://', 'https://', 'mailto:')):
+                continue
+            path, _, anchor = target.partition('#')
+            dest = (doc.parent / path).resolve() if path else doc
+            assert dest.exists(), f'{doc.name}: link to missing {target}'
+            if anchor:
+                assert anchor in _anchors(dest), f'{doc.name}: {target}'
+                checked += 1
+    assert checked >= 10
