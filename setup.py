@@ -1,4 +1,5 @@
 """hap_mm: HAP (structure-aware masked image modeling) for OpenMMLab."""
+import glob
 import os
 import os.path as osp
 import shutil
@@ -34,11 +35,56 @@ def parse_requirements(fname):
     return reqs
 
 
+# What a non-editable install ships of data/: the demo crops and nothing
+# else (not a linked LUPerson, not files tools wrote next to them).
+DEMO_DATA = ('data/demo/ATTRIBUTION.md', 'data/demo/images/*/*.jpg',
+             'data/demo/keypoints/*/*.npy')
+
+
+def _inside_repo(path):
+    real = osp.realpath(path)
+    return real == ROOT or real.startswith(ROOT + os.sep)
+
+
+def _copy_tree(src, dst):
+    """Copy ``src`` to ``dst``: regular files and folders, links only when
+    they stay inside the repository (``__pycache__`` and ``*.pyc`` left
+    out)."""
+    skipped = []
+
+    def ignore(folder, names):
+        out = set(shutil.ignore_patterns('__pycache__', '*.pyc')(folder,
+                                                                  names))
+        for name in names:
+            path = osp.join(folder, name)
+            if osp.islink(path) and not _inside_repo(path):
+                out.add(name)
+                skipped.append(path)
+        return out
+
+    shutil.copytree(src, dst, ignore=ignore)
+    for path in skipped:
+        warnings.warn(f'not packaged: {path} links out of the repository')
+
+
+def _copy_demo_data(mim_path):
+    for pattern in DEMO_DATA:
+        for src in sorted(glob.glob(osp.join(ROOT, pattern))):
+            if osp.islink(src) or not osp.isfile(src) or not _inside_repo(
+                    src):
+                continue
+            dst = osp.join(mim_path, osp.relpath(src, ROOT))
+            os.makedirs(osp.dirname(dst), exist_ok=True)
+            shutil.copyfile(src, dst)
+
+
 def add_mim_extension():
     """Ship configs/tools inside the package (``hap_mm/.mim``) for ``mim``.
 
     Editable installs (``develop`` / PEP 660) get symlinks so that edits show
-    up; regular installs and wheels get copies, as in mmpretrain's setup.py.
+    up; regular installs and wheels get copies, as in mmpretrain's setup.py,
+    with only the demo data of ``data/`` (:data:`DEMO_DATA`) and no link
+    that leaves the repository.
     """
     if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
         mode = 'symlink'
@@ -48,6 +94,10 @@ def add_mim_extension():
         return
     mim_path = osp.join(ROOT, 'hap_mm', '.mim')
     os.makedirs(mim_path, exist_ok=True)
+    if mode == 'copy':
+        # setuptools' build/ keeps files of earlier builds; start afresh
+        for old in glob.glob(osp.join(ROOT, 'build', 'lib*', 'hap_mm', '.mim')):
+            shutil.rmtree(old)
     for name in ('configs', 'tools', 'data', 'model-index.yml'):
         src = osp.join(ROOT, name)
         dst = osp.join(mim_path, name)
@@ -63,8 +113,10 @@ def add_mim_extension():
                 continue
             except OSError:
                 warnings.warn(f'symlink {dst} failed; copying instead')
-        if osp.isdir(src):
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__'))
+        if name == 'data':
+            _copy_demo_data(mim_path)
+        elif osp.isdir(src):
+            _copy_tree(src, dst)
         else:
             shutil.copyfile(src, dst)
 

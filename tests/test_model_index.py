@@ -42,3 +42,13 @@ def test_mim_search_lists_the_configs(repo_root):
     assert proc.returncode == 0, proc.stderr[-2000:]
     for model in _models(repo_root):
         assert f"config id: {model['Name']}" in proc.stdout, model['Name']
+    # results are the paper's, and mim's listing says so next to each one
+    reported = [name for model in _models(repo_root)
+                for result in (model.get('Results') or [])
+                for name in result['Metrics']]
+    assert reported
+    for name in reported:
+        assert 'reported by the HAP paper' in name, name
+    # mim lower-cases the listing and joins words with '_'
+    shown = proc.stdout.lower().replace('_', ' ')
+    assert shown.count('reported by the hap paper') >= len(reported)

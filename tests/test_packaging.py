@@ -82,8 +82,24 @@ def test_editable_install_ships_configs_and_tools_for_mim():
         hap_mm.__file__).resolve()
 
 
-def test_wheel_contains_configs_and_tools(tmp_path, repo_root):
-    # build from a copy: setup.py turns .mim links into copies when building
+def _demo_files(repo_root: Path) -> set:
+    """The demo data as committed (git), else as on disk."""
+    proc = subprocess.run(['git', 'ls-files', 'data/demo'],
+                          cwd=repo_root,
+                          capture_output=True,
+                          text=True)
+    if proc.returncode == 0 and proc.stdout.strip():
+        return set(proc.stdout.split())
+    return {
+        str(p.relative_to(repo_root))
+        for p in (repo_root / 'data' / 'demo').rglob('*') if p.is_file()
+    }
+
+
+def test_wheel_ships_configs_tools_and_only_the_demo_data(tmp_path, repo_root):
+    """Built next to what users have in a checkout: a dataset linked into
+    data/ (as docs/data_preparation.md advises), files tools wrote into
+    data/demo, a link out of the repository inside configs/."""
     src = tmp_path / 'src'
     for name in ('hap_mm', 'configs', 'tools', 'requirements', 'data'):
         shutil.copytree(
@@ -91,8 +107,16 @@ def test_wheel_contains_configs_and_tools(tmp_path, repo_root):
             src / name,
             symlinks=True,
             ignore=shutil.ignore_patterns('.mim', '__pycache__'))
-    for name in ('setup.py', 'README.md', 'pyproject.toml'):
+    for name in ('setup.py', 'README.md', 'pyproject.toml', 'model-index.yml'):
         shutil.copy(repo_root / name, src / name)
+    outside = tmp_path / 'user_data'
+    (outside / 'images').mkdir(parents=True)
+    (outside / 'images' / 'person.jpg').write_bytes(b'not shipped')
+    (outside / 'CFS_list.pkl').write_bytes(b'not shipped')
+    (src / 'data' / 'LUPerson').symlink_to(outside)
+    (src / 'configs' / 'my_runs').symlink_to(outside)
+    (src / 'data' / 'demo' / 'index_all.jsonl').write_text('{}\n')
+    (src / 'data' / 'demo' / 'images' / 'coco' / 'notes.txt').write_text('x')
     proc = subprocess.run([
         sys.executable, '-m', 'pip', 'wheel', '--no-deps',
         '--no-build-isolation', '-q', '-w',
@@ -109,9 +133,14 @@ def test_wheel_contains_configs_and_tools(tmp_path, repo_root):
                  'hap_mm/.mim/configs/hap/_base_/default_runtime.py',
                  'hap_mm/.mim/tools/train.py',
                  'hap_mm/.mim/tools/dist_train.sh',
+                 'hap_mm/.mim/model-index.yml',
                  'hap_mm/models/backbones/hap_vit.py'):
         assert path in names, path
     assert not any(n.startswith('tests/') for n in names)
+    data = {n[len('hap_mm/.mim/'):] for n in names
+            if n.startswith('hap_mm/.mim/data/')}
+    assert data == _demo_files(repo_root)
+    assert not any('my_runs' in n or 'CFS_list' in n for n in names)
 
 
 @pytest.mark.parametrize('module', ['hap_mm', 'hap_mm.datasets',

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import mmcv
 
+from hap_mm.models.utils.backbone_converter import convert_checkpoint_file
+
 CONFIG = 'configs/hap/hap_demo.py'
 
 
@@ -43,3 +45,15 @@ def test_show_reconstruction_of_a_demo_checkpoint(tool, train_demo, tmp_path):
     for img in pictures:
         # original + (masked, reconstruction) x 2 views
         assert img.shape[0] >= 256 and img.shape[1] >= 5 * 128
+    # the same checkpoint converted to backbone-only weights: a clear error
+    backbone = tmp_path / 'backbone.pth'
+    convert_checkpoint_file(ckpt, str(backbone))
+    proc = tool([
+        'tools/visualization/show_reconstruction.py', CONFIG, backbone,
+        '--out', tmp_path / 'recon2'
+    ])
+    assert proc.returncode != 0
+    assert 'not a pre-training checkpoint' in proc.stderr
+    assert str(backbone) in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert not (tmp_path / 'recon2').exists()

@@ -1,3 +1,4 @@
+from .cli import HelpFormatter
 from .config import load_config
 
-__all__ = ['load_config']
+__all__ = ['HelpFormatter', 'load_config']

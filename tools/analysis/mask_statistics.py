@@ -28,7 +28,7 @@ from mmpretrain.registry import DATASETS, TRANSFORMS
 import hap_mm  # noqa: F401  (registers hap_mm modules)
 from hap_mm.datasets import find_mask_generator
 from hap_mm.datasets.transforms import KeypointNoise
-from hap_mm.utils import load_config
+from hap_mm.utils import HelpFormatter, load_config
 
 # (label, KeypointNoise kwargs)
 NOISE_SETTINGS: List[Tuple[str, dict]] = [
@@ -45,14 +45,23 @@ NOISE_SETTINGS: List[Tuple[str, dict]] = [
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='a HAP pre-training config')
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument('config', help='A HAP pre-training config.')
     parser.add_argument(
-        '--repeats', type=int, default=10, help='passes over the dataset')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', help='also write the table to this file')
+        '--repeats',
+        type=int,
+        default=10,
+        help='The number of passes over the dataset.')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='key=value')
+        '--seed', type=int, default=0, help='The random seed.')
+    parser.add_argument(
+        '--out', help='Also write the table to this (Markdown) file.')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='Override config settings, key=value.')
     return parser.parse_args()
 
 

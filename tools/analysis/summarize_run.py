@@ -1,5 +1,7 @@
 """Summarise a training run: losses at the start and end, checkpoint, logs.
 
+A run continued with ``--resume`` is read whole, every log in order.
+
     python tools/analysis/summarize_run.py work_dirs/hap_demo
 """
 import argparse
@@ -10,13 +12,29 @@ from typing import Dict, List
 
 
 def read_scalars(work_dir: str) -> List[dict]:
-    """Training records of the newest run's ``vis_data/scalars.json``."""
+    """Training records of every run in ``work_dir``, oldest first.
+
+    Each run (``<timestamp>/vis_data/scalars.json``) of a training that was
+    interrupted and continued with ``--resume`` logs its own part. The runs
+    are read in timestamp order; where a later run starts at or before a
+    step an earlier one had logged (a resume from an older checkpoint, or a
+    new training in the same folder), the later run's records replace the
+    earlier ones from that step on. Only training records (with ``loss``)
+    are kept.
+    """
     runs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
                                      'scalars.json')))
     if not runs:
         raise FileNotFoundError(f'no */vis_data/scalars.json in {work_dir}')
-    with open(runs[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    records: List[dict] = []
+    for run in runs:
+        with open(run) as f:
+            new = [json.loads(line) for line in f if line.strip()]
+        new = [r for r in new if 'loss' in r]
+        if new:
+            first = new[0].get('step', 0)
+            records = [r for r in records if r.get('step', 0) < first] + new
+    return records
 
 
 def loss_trend(records: List[dict], keys=('loss_rec', 'loss_align'),
@@ -33,8 +51,13 @@ def loss_trend(records: List[dict], keys=('loss_rec', 'loss_align'),
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('work_dir')
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        'work_dir',
+        help='The work directory of a training run (all its runs are read, '
+        'so a run continued with --resume is summarised whole).')
     work_dir = parser.parse_args().work_dir
     records = read_scalars(work_dir)
     for key, (first, last, n) in loss_trend(records).items():

@@ -28,6 +28,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 import numpy as np
 from PIL import Image
 
+from hap_mm.utils import HelpFormatter
+
 COCO_NAMES = (
     'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
     'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
@@ -216,19 +218,35 @@ Rebuild (from the repository root, with the fixtures in
 
 def main() -> None:
     """Parse the command line, build into OUT.tmp, then swap it in."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument(
         '--src',
         default=osp.join(osp.dirname(ROOT), 'shared', 'data',
                          'mmpose_fixtures'),
-        help='mmpose fixtures folder')
+        help="The folder of mmpose's test fixtures (its tests/data).")
     parser.add_argument(
-        '--out', default=osp.join(ROOT, 'data', 'demo'), help='output folder')
-    parser.add_argument('--pad', type=float, default=0.1)
-    parser.add_argument('--min-visible', type=int, default=8)
-    parser.add_argument('--min-side', type=int, default=32)
+        '--out',
+        default=osp.join(ROOT, 'data', 'demo'),
+        help='The output folder.')
     parser.add_argument(
-        '--force', action='store_true', help='replace an existing output')
+        '--pad',
+        type=float,
+        default=0.1,
+        help="Padding added to each side of a person's box, relative to "
+        'its width and height.')
+    parser.add_argument(
+        '--min-visible',
+        type=int,
+        default=8,
+        help='Keep persons with at least this many labelled keypoints.')
+    parser.add_argument(
+        '--min-side',
+        type=int,
+        default=32,
+        help='Drop crops whose shorter side is below this many pixels.')
+    parser.add_argument(
+        '--force', action='store_true', help='Replace an existing output.')
     args = parser.parse_args()
     if args.min_visible < 1 or args.pad < 0:
         parser.error('--min-visible must be >= 1 and --pad >= 0')

@@ -42,6 +42,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from hap_mm.utils import HelpFormatter
+
 NUM_KEYPOINTS = 17
 Box = Tuple[int, int, int, int]  # left, top, right, bottom (exclusive)
 
@@ -276,22 +278,26 @@ def convert(ann_json: str, img_root: str, out: str, pad: float,
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0] + ' ' + __doc__.split('\n')[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('ann_json', help='COCO-format keypoint annotations')
-    parser.add_argument('img_root', help='folder the file_name entries are in')
-    parser.add_argument('out', help='output root (images/, keypoints/)')
+        description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument(
+        'ann_json', help='The COCO-format keypoint annotation file.')
+    parser.add_argument(
+        'img_root', help='The folder the file_name entries are in.')
+    parser.add_argument(
+        'out', help='The output root (images/, keypoints/, crops.jsonl).')
     parser.add_argument(
         '--pad', type=float, default=0.1,
-        help='relative padding per side of the person box (default 0.1)')
+        help='Padding added to each side of the person box, relative to its '
+        'width and height.')
     parser.add_argument(
         '--min-visible', type=int, default=8,
-        help='keep persons with at least this many labelled keypoints')
+        help='Keep persons with at least this many labelled keypoints.')
     parser.add_argument(
         '--min-side', type=int, default=32,
-        help='drop crops whose shorter side is below this many pixels')
+        help='Drop crops whose shorter side is below this many pixels.')
     parser.add_argument(
-        '--quality', type=int, default=95, help='JPEG quality of the crops')
+        '--quality', type=int, default=95,
+        help='The JPEG quality of the crops.')
     args = parser.parse_args(argv)
     if args.pad < 0:
         parser.error('--pad must be >= 0')

@@ -13,37 +13,50 @@ from hap_mm.models.utils.backbone_converter import (
     convert_checkpoint_file,
     summarize_keys,
 )
+from hap_mm.utils import HelpFormatter
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='checkpoint to convert')
-    parser.add_argument('dst', help='where to write the backbone weights')
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument(
+        'src',
+        help='The checkpoint to convert: hap_mm pre-training, HAP release '
+        'or ImageNet MAE (timm or mmpretrain names).')
+    parser.add_argument(
+        'dst',
+        help='Where to write the backbone weights (mode 0666 less the '
+        'umask, usually 0644).')
     parser.add_argument(
         '--img-size',
         type=int,
         nargs=2,
         metavar=('H', 'W'),
-        help='resize the position embedding to this input size now '
-        '(otherwise the backbone resizes it when loading)')
+        help='Resize the position embedding to this input size now '
+        '(otherwise the backbone resizes it when loading).')
     parser.add_argument(
         '--src-img-size',
         type=int,
         nargs=2,
         default=(256, 128),
         metavar=('H', 'W'),
-        help='input size a non-square position embedding was trained at')
-    parser.add_argument('--patch-size', type=int, default=16)
+        help='The input size a non-square position embedding was trained '
+        'at.')
     parser.add_argument(
-        '--force', action='store_true', help='overwrite DST if it exists')
+        '--patch-size',
+        type=int,
+        default=16,
+        help='The patch size of the ViT, in pixels.')
+    parser.add_argument(
+        '--force', action='store_true', help='Overwrite DST if it exists.')
     parser.add_argument(
         '--unsafe-load',
         action='store_true',
-        help='allow pickled objects in SRC (only for files you trust)')
+        help='Allow pickled objects in SRC (only for files you trust).')
     parser.add_argument(
         '--allow-nonfinite',
         action='store_true',
-        help='convert even if weights hold NaN / inf (a diverged run)')
+        help='Convert even if the weights hold NaN or inf (a diverged run).')
     return parser.parse_args(argv)
 
 

@@ -18,19 +18,25 @@ from mmpretrain.registry import DATASETS
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
 from hap_mm.datasets import find_mask_generator
-from hap_mm.utils import load_config
+from hap_mm.utils import HelpFormatter, load_config
 from hap_mm.visualization import HAPVisualizer
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='a HAP pre-training config')
-    parser.add_argument('--num', type=int, default=4, help='samples to draw')
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument('config', help='A HAP pre-training config.')
     parser.add_argument(
-        '--out', default='work_dirs/vis/masks', help='output folder')
-    parser.add_argument('--seed', type=int, default=0, help='random seed')
+        '--num', type=int, default=4, help='The number of samples to draw.')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='key=value')
+        '--out', default='work_dirs/vis/masks', help='The folder for the pictures.')
+    parser.add_argument(
+        '--seed', type=int, default=0, help='The random seed.')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='Override config settings, key=value.')
     return parser.parse_args()
 
 

@@ -26,30 +26,41 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
 from hap_mm.models.utils import extract_state_dict, load_checkpoint_file
-from hap_mm.utils import load_config
+from hap_mm.utils import HelpFormatter, load_config
 from hap_mm.visualization import HAPVisualizer, grey_patches
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='the HAP config the checkpoint used')
-    parser.add_argument('checkpoint', help='a hap_mm pre-training checkpoint')
-    parser.add_argument('--num', type=int, default=4, help='samples to show')
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument('config', help='The HAP config the checkpoint used.')
     parser.add_argument(
-        '--out', default='work_dirs/vis/reconstruction', help='output folder')
+        'checkpoint',
+        help='A hap_mm pre-training checkpoint (with the decoder; not a '
+        'converted backbone-only file).')
+    parser.add_argument(
+        '--num', type=int, default=4, help='The number of samples to show.')
+    parser.add_argument(
+        '--out',
+        default='work_dirs/vis/reconstruction',
+        help='The folder for the pictures.')
     parser.add_argument(
         '--stats',
         choices=['visible', 'true'],
         default='visible',
-        help='statistics used to undo the per-patch normalisation')
-    parser.add_argument('--seed', type=int, default=0, help='random seed')
-    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+        help='The statistics used to undo the per-patch normalisation.')
+    parser.add_argument('--seed', type=int, default=0, help='The random seed.')
+    parser.add_argument(
+        '--device', default='cpu', help='The device: cpu or cuda.')
     parser.add_argument(
         '--unsafe-load',
         action='store_true',
-        help='allow pickled objects in the checkpoint (trusted files only)')
+        help='Allow pickled objects in the checkpoint (trusted files only).')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='key=value')
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='Override config settings, key=value.')
     return parser.parse_args()
 
 
@@ -87,6 +98,27 @@ def reconstruct(model, data: dict):
     return inputs, mask, pred, target
 
 
+def check_pretraining_checkpoint(state: dict, model, path: str) -> None:
+    """Refuse a checkpoint without the decoder (``neck.*``) or the head
+    the reconstructions need, e.g. a converted backbone-only file.
+
+    Raises:
+        SystemExit: names the file, what it lacks and what to pass instead.
+    """
+    wanted = [p for p in ('neck.', 'head.')
+              if any(k.startswith(p) for k in model.state_dict())]
+    missing = [p for p in wanted if not any(k.startswith(p) for k in state)]
+    if missing:
+        lacks = ' and '.join(f'{p}* (the {"decoder" if p == "neck." else "head"})'
+                             for p in missing)
+        raise SystemExit(
+            f'error: {path} has no {lacks} weights: it is not a pre-training '
+            'checkpoint (a backbone-only file written by '
+            'tools/model_converters/hap_to_backbone.py cannot reconstruct). '
+            'Pass the pre-training checkpoint it came from, e.g. '
+            'work_dirs/hap_demo/epoch_30.pth.')
+
+
 def to_uint8(img: torch.Tensor, preprocessor) -> np.ndarray:
     """(3, H, W) normalised -> (H, W, 3) uint8 in the preprocessor's order."""
     img = img * preprocessor.std + preprocessor.mean
@@ -99,6 +131,7 @@ def main() -> None:
     model = MODELS.build(cfg.model)
     state = extract_state_dict(
         load_checkpoint_file(args.checkpoint, args.unsafe_load))
+    check_pretraining_checkpoint(state, model, args.checkpoint)
     model.load_state_dict(state, strict=True)
     model.to(args.device).eval()
 

@@ -191,7 +191,8 @@ def check_finite(state_dict: Dict[str, torch.Tensor], src: str,
 
 
 def save_atomically(obj: dict, dst: str, force: bool = False) -> None:
-    """``torch.save`` to a temporary file beside ``dst``, then rename.
+    """``torch.save`` to a temporary file beside ``dst``, then rename; the
+    file gets the usual mode of new files (``0666`` less the umask).
 
     Raises:
         FileExistsError: ``dst`` exists and ``force`` is False.
@@ -207,6 +208,11 @@ def save_atomically(obj: dict, dst: str, force: bool = False) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
     os.close(fd)
+    # mkstemp makes the file 0600; give it the mode open() would give a new
+    # file (0666 less the umask, usually 0644)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         torch.save(obj, tmp)
         os.replace(tmp, dst)
