@@ -1,3 +1,4 @@
 from .config import load_config
+from .device import CUDAUnavailableError, check_cuda_usable
 
-__all__ = ['load_config']
+__all__ = ['load_config', 'check_cuda_usable', 'CUDAUnavailableError']
