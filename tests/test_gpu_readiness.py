@@ -10,6 +10,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -189,7 +190,7 @@ FAKE_SMI = """#!/bin/sh
 case "$1" in
   -L) echo "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-0)";;
   --query-gpu=compute_cap) echo "9.0";;
-  *) echo "| NVIDIA-SMI 535.104.05   Driver Version: 535.104.05   CUDA Version: 12.2 |";;
+  *) echo "NVIDIA-SMI 535.104.05  Driver Version: 535.104.05  CUDA Version: 12.2";;
 esac
 """
 FAKE_NVCC = """#!/bin/sh
@@ -282,16 +283,22 @@ def _wrap(cfg: dict, wrapper_cfg: dict):
 
 def test_ddp_wrapper_settings_and_find_unused_parameters(one_rank_group):
     wrapper = dict(type='mmpretrain.HAPDistributedDataParallel')
-    ddp = _wrap({}, wrapper)
-    assert ddp.broadcast_buffers is False
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', FutureWarning)  # no deprecated flag
+        ddp = _wrap({}, wrapper)
+    # buffers not broadcast before every forward (torch >= 2.14 names it
+    # forward_sync_buffers)
+    assert getattr(ddp, 'forward_sync_buffers', ddp.broadcast_buffers) is False
     assert ddp.gradient_as_bucket_view is True
     assert ddp.find_unused_parameters is False
     # a top-level find_unused_parameters reaches the wrapper
     assert _wrap(dict(find_unused_parameters=True),
                  wrapper).find_unused_parameters is True
     # the wrapper's own settings win where they are given
-    ddp = _wrap({}, dict(wrapper, broadcast_buffers=True))
-    assert ddp.broadcast_buffers is True
+    ddp = _wrap({}, dict(wrapper, broadcast_buffers=True,
+                         gradient_as_bucket_view=False))
+    assert getattr(ddp, 'forward_sync_buffers', ddp.broadcast_buffers) is True
+    assert ddp.gradient_as_bucket_view is False
     with pytest.raises(ValueError, match='find_unused_parameters'):
         _wrap(dict(find_unused_parameters=True),
               dict(wrapper, find_unused_parameters=False))
@@ -338,12 +345,13 @@ def benchmark():
 
 
 def test_benchmark_amp_default_per_device(benchmark, monkeypatch):
-    for device, bf16, expect in (('cpu', True, 'off'), ('cuda', True, 'bf16'),
-                                 ('cuda', False, 'fp16')):
-        monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda: bf16)
+    # on CUDA the configs' AmpOptimWrapper (fp16, dynamic loss scale)
+    for device, expect in (('cpu', 'off'), ('cuda', 'fp16'),
+                           ('cuda:1', 'fp16')):
         monkeypatch.setattr(sys, 'argv', ['benchmark.py', '--device', device])
         assert benchmark.parse_args().amp == expect
-    monkeypatch.setattr(sys, 'argv', ['benchmark.py', '--amp', 'bf16'])
+    monkeypatch.setattr(sys, 'argv',
+                        ['benchmark.py', '--device', 'cuda', '--amp', 'bf16'])
     assert benchmark.parse_args().amp == 'bf16'
 
 
@@ -374,33 +382,49 @@ def test_benchmark_amp_step_runs_in_bf16_on_cpu(benchmark, one_torch_thread):
 
 
 # ------------------------------------- 1: mmcv build selection (no build)
-def _print_build(env: dict) -> dict:
-    proc = subprocess.run(
-        ['bash', 'tools/env/setup_venv.sh', '--print-build', sys.prefix],
-        cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
+def _fake_venv(tmp_path, torch_line: str) -> Path:
+    """A venv whose python answers setup_venv.sh's torch question with
+    ``torch_line`` ("<version tag> <CUDA version or nothing>")."""
+    venv = tmp_path / f'venv_{len(list(tmp_path.glob("venv_*")))}'
+    (venv / 'bin').mkdir(parents=True)
+    (venv / 'bin' / 'python').write_text(f'#!/bin/sh\necho "{torch_line}"\n')
+    (venv / 'bin' / 'python').chmod(0o755)
+    return venv
+
+
+def _print_build(venv, path: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ['bash', 'tools/env/setup_venv.sh', '--print-build', str(venv)],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+        env=dict(PATH=path, HOME=str(venv), HAP_MM_WHEEL_CACHE='/wh', **env))
+
+
+def _keys(proc) -> dict:
     assert proc.returncode == 0, proc.stderr
     return dict(line.split('=', 1) for line in proc.stdout.splitlines())
 
 
 def test_setup_venv_builds_cuda_ops_only_with_nvcc_and_a_gpu(
         tmp_path, fake_bin):
-    system = '/usr/bin:/bin'
-    base = dict(HOME=str(tmp_path), HAP_MM_WHEEL_CACHE=str(tmp_path / 'wh'))
-    tag = torch.__version__.replace('+', '_')
-    gpu = _print_build(dict(base, PATH=f'{fake_bin}:{system}'))
-    assert gpu['mmcv_ops'] == 'cuda'
-    assert gpu['cuda_arch_list'] == '9.0'
-    assert gpu['wheel_dir'] == str(
-        tmp_path / 'wh' / f'torch-{tag}' / f'cuda{torch.version.cuda}_sm90')
-    forced = _print_build(dict(base, PATH=f'{fake_bin}:{system}',
-                               HAP_MM_MMCV_CUDA='0'))
+    path = f'{fake_bin}:/usr/bin:/bin'
+    venv = _fake_venv(tmp_path, '2.14.1_cu130 13.0')
+    gpu = _keys(_print_build(venv, path))
+    assert gpu['mmcv_ops'] == 'cuda' and gpu['cuda_arch_list'] == '9.0'
+    assert gpu['wheel_dir'] == '/wh/torch-2.14.1_cu130/cuda13.0_sm90'
+    archs = _keys(_print_build(venv, path, TORCH_CUDA_ARCH_LIST='8.0;9.0'))
+    assert archs['wheel_dir'] == '/wh/torch-2.14.1_cu130/cuda13.0_sm80-90'
+    forced = _keys(_print_build(venv, path, HAP_MM_MMCV_CUDA='0'))
     assert forced['mmcv_ops'] == 'cpu'
-    assert forced['wheel_dir'] == str(tmp_path / 'wh' / f'torch-{tag}' / 'cpu')
+    assert forced['wheel_dir'] == '/wh/torch-2.14.1_cu130/cpu'
+    # a CPU-only torch cannot build CUDA ops: said, not built
+    cpu_torch = _print_build(_fake_venv(tmp_path, '2.14.1_cpu '), path)
+    assert cpu_torch.returncode != 0 and 'CPU-only' in cpu_torch.stderr
     if Path('/dev/nvidia0').exists():
         return  # a real GPU machine cannot simulate "nvcc but no GPU"
     (fake_bin / 'nvidia-smi').unlink()  # a login node with nvcc, no GPU
-    login = _print_build(dict(base, PATH=f'{fake_bin}:{system}'))
-    assert login['mmcv_ops'] == 'cpu' and login['nvcc']
+    login = _keys(_print_build(venv, path))
+    assert login['mmcv_ops'] == 'cpu' and login['nvcc'] == str(
+        fake_bin / 'nvcc')
     assert login['wheel_dir'] == forced['wheel_dir']
 
 

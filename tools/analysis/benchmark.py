@@ -24,7 +24,8 @@ Each comparison interleaves the two variants and reports the median of
 - flops_*: forward FLOPs (mmengine's FlopAnalyzer) of HAP vs MAE.
 - machine: CPU, GPU name/memory/capability and driver, torch and its CUDA
   and cuDNN versions, ``--amp`` (the steps run under ``torch.autocast``:
-  bf16 by default on CUDA, off on CPU) and the attention kernel the
+  fp16 with a loss scale by default on CUDA, as the configs'
+  ``AmpOptimWrapper``; bf16 selectable; off on CPU) and the attention kernel the
   encoder ran with (``attention_kernel``: flash, mem_efficient, cudnn or
   math, from the profiled aten ops in ``attention_ops``).
 
@@ -545,14 +546,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--amp', choices=['bf16', 'fp16', 'off'],
         help='mixed precision of the training steps (torch.autocast, as '
-        "tools/train.py --amp); default bf16 on CUDA (fp16 where the GPU has "
-        'no bf16), off on CPU')
+        "the configs' AmpOptimWrapper); default fp16 on CUDA (what the "
+        'configs train with), off on CPU')
     parser.add_argument('--measure-mem', help=argparse.SUPPRESS)
     args = parser.parse_args()
     on_gpu = args.device.startswith('cuda')
     if args.amp is None:
-        args.amp = ('off' if not on_gpu else
-                    'bf16' if torch.cuda.is_bf16_supported() else 'fp16')
+        args.amp = 'fp16' if on_gpu else 'off'
     defaults = (('s', 8, 3) if args.quick else
                 ('b', 128, 10) if on_gpu else ('b', 32, 5))
     args.arch = args.arch or defaults[0]

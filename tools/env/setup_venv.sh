@@ -84,32 +84,30 @@ if [[ "$PRINT_BUILD" == 0 && -f "$STAMP" && "$(cat "$STAMP")" == "$(stamp_of)" &
   exit 0
 fi
 
-torch_tag() { "$VENV/bin/python" -c 'import torch; print(torch.__version__.replace("+", "_"))'; }
-torch_cuda() { "$VENV/bin/python" -c 'import torch; print(torch.version.cuda or "")'; }
-
 ARCHS=""
 [[ "$BUILD" == cpu ]] || ARCHS="$(gpu_arch_list)"
 
-# The wheel cache folder of this machine's build: torch-<ver>/cpu or
-# torch-<ver>/cuda<ver>_sm<archs>.
-wheel_dir() {
-  local tag cuda
-  tag="$(torch_tag)"
+# Sets TORCH_TAG (torch version, + as _), TORCH_CUDA (torch's CUDA build,
+# empty for a CPU torch) and DEST, the wheel cache folder of this machine's
+# build: torch-<ver>/cpu or torch-<ver>/cuda<ver>_sm<archs>.
+set_wheel_dir() {
+  read -r TORCH_TAG TORCH_CUDA < <("$VENV/bin/python" -c \
+    'import torch; print(torch.__version__.replace("+", "_"), torch.version.cuda or "")')
+  [[ -n "$TORCH_TAG" ]] || { log "cannot import torch with $VENV/bin/python"; exit 1; }
   if [[ "$BUILD" == cpu ]]; then
-    echo "$WHEEL_CACHE/torch-$tag/cpu"
+    DEST="$WHEEL_CACHE/torch-$TORCH_TAG/cpu"
     return
   fi
-  cuda="$(torch_cuda)"
-  [[ -n "$cuda" ]] || { log "torch $tag is a CPU-only build; mmcv's CUDA ops need a CUDA torch"; exit 1; }
-  echo "$WHEEL_CACHE/torch-$tag/cuda${cuda}_sm$(echo "${ARCHS:-native}" | tr -d '.+' | tr ';' '-')"
+  [[ -n "$TORCH_CUDA" ]] || { log "torch $TORCH_TAG is a CPU-only build; mmcv's CUDA ops need a CUDA torch"; exit 1; }
+  DEST="$WHEEL_CACHE/torch-$TORCH_TAG/cuda${TORCH_CUDA}_sm$(echo "${ARCHS:-native}" | tr -d '.+' | tr ';' '-')"
 }
 
 if [[ "$PRINT_BUILD" == 1 ]]; then
   [[ -x "$VENV/bin/python" ]] || { log "--print-build needs torch in $VENV"; exit 1; }
-  DEST="$(wheel_dir)"
+  set_wheel_dir
   echo "mmcv_ops=$BUILD"
   echo "nvcc=$(find_nvcc)"
-  echo "torch_cuda=$(torch_cuda)"
+  echo "torch_cuda=$TORCH_CUDA"
   echo "cuda_arch_list=$ARCHS"
   echo "wheel_dir=$DEST"
   exit 0
@@ -150,7 +148,7 @@ PY
 if mmcv_has_ops; then
   log "mmcv $MMCV_VERSION with $BUILD ops already in the venv"
 else
-  DEST="$(wheel_dir)"
+  set_wheel_dir
   WHEEL="$(ls "$DEST"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
   if [[ -z "$WHEEL" && "$BUILD" == cpu ]]; then
     # wheels cached by earlier versions of this script (always CPU ops)
@@ -163,7 +161,6 @@ else
       NVCC="$(find_nvcc)"
       [[ -n "$NVCC" ]] || { log "no nvcc on PATH or in \$CUDA_HOME/bin: cannot build mmcv's CUDA ops"; exit 1; }
       NVCC_CUDA="$("$NVCC" --version | sed -n 's/.*release \([0-9.]*\),.*/\1/p')"
-      TORCH_CUDA="$(torch_cuda)"
       if [[ "${NVCC_CUDA%%.*}" != "${TORCH_CUDA%%.*}" ]]; then
         log "nvcc is CUDA $NVCC_CUDA but torch is built for CUDA $TORCH_CUDA: put a CUDA ${TORCH_CUDA%%.*}.x toolkit first on PATH (or CUDA_HOME)"
         exit 1
