@@ -7,6 +7,7 @@ selection of tools/env/setup_venv.sh (fake nvcc/nvidia-smi, nothing built).
 """
 import hashlib
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -461,3 +462,35 @@ def test_setup_venv_stamp_includes_the_mmcv_build(tmp_path, fake_bin):
     gpu = run(f'{fake_bin}:{system}')
     assert gpu.returncode != 0 and 'reusing' not in gpu.stderr
     assert 'pip' in calls.read_text()
+
+
+def test_memory_estimate_counts_parameters_and_scales_with_batch(
+        tmp_path, monkeypatch, one_torch_thread, keep_default_scope):
+    out = tmp_path / 'mem.json'
+    spec = importlib.util.spec_from_file_location(
+        'estimate_gpu_memory', REPO / 'tools/analysis/estimate_gpu_memory.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    monkeypatch.setattr(sys, 'argv', [
+        'estimate_gpu_memory.py', str(REPO / 'configs/hap/hap_demo.py'),
+        '--batch-sizes', '8', '16', '--json', str(out)])
+    tool.main()
+    res = json.loads(out.read_text())
+    # the demo model: 4-layer 192-d encoder, 2-layer 128-d decoder
+    from hap_mm.utils import load_config
+    cfg = load_config(str(REPO / 'configs/hap/hap_demo.py'))
+    cfg.model.backbone.pop('init_cfg', None)
+    model = MODELS.build(cfg.model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    assert res['trainable_params'] == sum(p.numel() for p in params)
+    weights = sum(p.numel() for p in params if p.ndim >= 2)
+    assert res['static_gib'] * 2**30 == pytest.approx(
+        16 * res['trainable_params'] + 2 * weights)
+    small, large = res['probe'].values()
+    assert 0 < small < large  # saved activations grow with the batch
+    rows = {r['batch']: r['activations_gib'] for r in res['rows']}
+    per_image = res['activation_mib_per_image'] / 1024
+    assert rows[16] - rows[8] == pytest.approx(8 * per_image)
+    # at least one half-precision (bf16) image copy per view and image:
+    # the patch embedding's input
+    assert per_image * 2**30 > 2 * 3 * 256 * 128
