@@ -494,3 +494,18 @@ def test_memory_estimate_counts_parameters_and_scales_with_batch(
     # at least one half-precision (bf16) image copy per view and image:
     # the patch embedding's input
     assert per_image * 2**30 > 2 * 3 * 256 * 128
+
+
+def test_batch_transfer_benchmark_runs(monkeypatch, capsys,
+                                       keep_default_scope):
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_batch_transfer',
+        REPO / 'tools/analysis/benchmark_batch_transfer.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(sys, 'argv', [
+        'benchmark_batch_transfer.py', '--batch-size', '4', '--repeats', '1'])
+    tool.main()
+    out = capsys.readouterr().out
+    assert out.count('ratio') == 2 and 'batch of 4 on cpu' in out
