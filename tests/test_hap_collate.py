@@ -18,23 +18,22 @@ def test_collate_masks_have_exact_counts_and_follow_the_keypoints(demo_root):
     ds = LUPersonKeypointDataset(str(demo_root), pipeline=pipeline)
     collate = FUNCTIONS.get('hap_collate')
     np.random.seed(0)
-    batch = collate([ds[i] for i in range(8)], mask_generator=GEN)
-    masks = [s.mask for s in batch['data_samples']]
+    batch = collate([ds[i] for i in range(8)], mask_generator=GEN,
+                    visualise=True)
     assert batch['inputs'].shape == (8, 3, 256, 128)
-    for sample, mask in zip(batch['data_samples'], masks):
-        assert mask.shape == (2, 16, 8)
-        assert mask.reshape(2, -1).sum(-1).tolist() == [64, 64]
-        part = sample.metainfo['part_mask']
-        assert not (part & ~mask.numpy()).any()
+    assert batch['mask'].shape == batch['part_mask'].shape == (8, 2, 16, 8)
+    assert batch['mask'].reshape(16, -1).sum(-1).tolist() == [64] * 16
+    assert batch['num_masked'] == 64
+    assert not (batch['part_mask'] & ~batch['mask']).any()
     # part patches only where the sample's own keypoints put body parts
     from hap_mm.datasets.transforms import PartAwareMaskGenerator
     gen = PartAwareMaskGenerator()
-    for sample in batch['data_samples']:
+    for sample, part in zip(batch['data_samples'], batch['part_mask']):
         body = gen.part_patches(
             np.asarray(sample.metainfo['keypoints'], float).reshape(1, 17, 2),
             np.asarray(sample.metainfo['keypoints_visible'],
                        float).reshape(1, 17)).any(1).reshape(16, 8)
-        assert not (sample.metainfo['part_mask'].any(0) & ~body).any()
+        assert not (part.numpy().any(0) & ~body).any()
 
 
 def test_collate_without_generator_is_default_collate(demo_root):
@@ -54,10 +53,10 @@ def test_samples_without_keypoints_get_block_only_masks(demo_root):
         dict(type='PackInputs', meta_keys=['img_path']),  # no keypoints
     ]
     ds = LUPersonKeypointDataset(str(demo_root), pipeline=pipeline)
-    batch = FUNCTIONS.get('hap_collate')([ds[0], ds[1]], mask_generator=GEN)
-    for sample in batch['data_samples']:
-        assert sample.mask.reshape(2, -1).sum(-1).tolist() == [64, 64]
-        assert not sample.metainfo['part_mask'].any()
+    batch = FUNCTIONS.get('hap_collate')([ds[0], ds[1]], mask_generator=GEN,
+                                         visualise=True)
+    assert batch['mask'].reshape(4, -1).sum(-1).tolist() == [64] * 4
+    assert not batch['part_mask'].any()
 
 
 def test_images_of_another_size_than_the_generator_are_refused(demo_root):

@@ -2,6 +2,7 @@
 from typing import Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.dataset import default_collate
 from mmengine.registry import FUNCTIONS
 from mmpretrain.registry import TRANSFORMS
@@ -9,6 +10,8 @@ from mmpretrain.registry import TRANSFORMS
 from .transforms.part_aware_mask_generator import read_keypoints
 
 MASK_GENERATOR = 'PartAwareMaskGenerator'
+# metadata only the mask generator reads: dropped after masking
+KEYPOINT_META = ('keypoints', 'keypoints_visible')
 # one built generator per config, per process (data workers included)
 _generators: dict = {}
 
@@ -23,7 +26,8 @@ def build_mask_generator(cfg: dict):
 
 @FUNCTIONS.register_module()
 def hap_collate(data_batch: Sequence[dict],
-                mask_generator: Optional[dict] = None) -> dict:
+                mask_generator: Optional[dict] = None,
+                visualise: bool = False) -> dict:
     """``default_collate``, plus HAP's masks for the batch when asked.
 
     With ``mask_generator`` (a ``PartAwareMaskGenerator`` config), the masks
@@ -39,16 +43,30 @@ def hap_collate(data_batch: Sequence[dict],
     with no ``PartAwareMaskGenerator`` step in the pipeline and
     ``PackInputs(meta_keys=[..., 'keypoints', 'keypoints_visible'])``.
     Samples without usable keypoints get block-only masks, as in the
-    transform. Each data sample gets ``mask`` (V, H/p, W/p) and the metainfo
-    ``part_mask`` (V, H/p, W/p), bool.
+    transform.
+
+    The masks come back as ONE batch tensor, so the data preprocessor
+    (``HAPDataPreprocessor``) moves them to the device in one copy instead
+    of copying 512 data samples and their metadata, and the masked-patch
+    count is checked here, on the CPU, so the encoder needs no host sync:
+
+    - ``batch['mask']``: bool tensor (B, V, H/p, W/p), True = masked;
+    - ``batch['num_masked']``: int, masked patches per view (the same for
+      every view; checked);
+    - the samples' ``keypoints`` and ``keypoints_visible`` metadata are
+      removed once the masks are made, unless ``visualise``.
 
     Args:
         data_batch (list[dict]): Packed samples (``inputs`` (3, H, W),
             ``data_samples``).
         mask_generator (dict, optional): Generator config.
+        visualise (bool): For pictures: keep the keypoints in the samples'
+            metadata and also return ``batch['part_mask']``, bool
+            (B, V, H/p, W/p), the top-priority part patches.
 
     Raises:
-        ValueError: the images are not the generator's ``input_size``.
+        ValueError: the images are not the generator's ``input_size``, or
+            the views do not all mask the same number of patches.
     """
     batch = default_collate(data_batch)
     if mask_generator is None or not len(data_batch):
@@ -64,9 +82,19 @@ def hap_collate(data_batch: Sequence[dict],
     samples = batch['data_samples']
     kpts, scores = zip(*(read_keypoints(s) for s in samples))
     masks, parts = gen.generate(np.stack(kpts), np.stack(scores))
-    for sample, mask, part in zip(samples, masks, parts):
-        sample.set_mask(mask)
-        sample.set_field(part, 'part_mask', field_type='metainfo')
+    counts = masks.reshape(-1, gen.num_patches).sum(1)
+    if (counts != counts[0]).any():
+        raise ValueError('hap_collate: every view must mask the same number '
+                         f'of patches, got {sorted(set(counts.tolist()))}')
+    batch['mask'] = torch.from_numpy(masks)
+    batch['num_masked'] = int(counts[0])
+    if visualise:
+        batch['part_mask'] = torch.from_numpy(parts)
+    else:
+        for sample in samples:
+            for key in KEYPOINT_META:
+                if key in sample:
+                    delattr(sample, key)
     return batch
 
 

@@ -22,6 +22,16 @@ Each comparison interleaves the two variants and reports the median of
 - mask_speedup_vs_loop: per-sample time of a per-sample Python loop of the
   same masking algorithm (below) over PartAwareMaskGenerator's.
 - flops_*: forward FLOPs (mmengine's FlopAnalyzer) of HAP vs MAE.
+- machine: CPU, GPU name/memory/capability and driver, torch and its CUDA
+  and cuDNN versions, ``--amp`` (the steps run under ``torch.autocast``:
+  fp16 with a loss scale by default on CUDA, as the configs'
+  ``AmpOptimWrapper``; bf16 selectable; off on CPU) and the attention kernel the
+  encoder ran with (``attention_kernel``: flash, mem_efficient, cudnn or
+  math, from the profiled aten ops in ``attention_ops``).
+
+On a GPU node (docs/gpu.md, "First run on a GPU node"):
+
+    python tools/analysis/benchmark.py --device cuda --json work_dirs/bench_gpu.json
 
     python tools/analysis/benchmark.py --quick --json work_dirs/bench.json
 """
@@ -50,7 +60,6 @@ import torch
 from mmengine.dataset import Compose, default_collate
 from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS, TRANSFORMS
-from mmpretrain.structures import DataSample
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
 from hap_mm.datasets import find_mask_generator, hap_collate
@@ -117,23 +126,95 @@ def make_masks(batch: int, views: int, part_guided: bool) -> torch.Tensor:
     return torch.from_numpy(mask.reshape(batch, views, -1))
 
 
-def step_fn(model, x, mask, batch_views=True) -> Callable[[], None]:
+AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def step_fn(model, x, mask, batch_views=True,
+            amp: str = 'off') -> Callable[[], None]:
     """One AdamW training step of ``model`` (``HAP``), its views batched or
-    run one after the other (``HAP.batch_views``)."""
+    run one after the other (``HAP.batch_views``), fed as in training
+    (``hap_collate``'s batch mask and its count, no per-sample masks).
+
+    ``amp``: 'off' (fp32), 'bf16' or 'fp16': the forward under
+    ``torch.autocast`` on the device of ``x``, as ``AmpOptimWrapper`` runs
+    it; fp16 on CUDA with a dynamic loss scale."""
     optim = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    samples = [DataSample(mask=m) for m in mask]
+    num_masked = int(mask[0, 0].sum())
+    scaler = torch.amp.GradScaler(
+        x.device.type, enabled=amp == 'fp16' and x.is_cuda)
 
     def step():
         model.batch_views = batch_views
-        losses = model.loss(x, samples)
+        with torch.autocast(x.device.type, dtype=AMP_DTYPES.get(amp),
+                            enabled=amp != 'off'):
+            losses = model.loss(x, None, mask=mask, num_masked=num_masked)
         optim.zero_grad()
-        sum(losses.values()).backward()
-        optim.step()
+        scaler.scale(sum(losses.values())).backward()
+        scaler.step(optim)
+        scaler.update()
         if x.is_cuda:
             torch.cuda.synchronize()
 
     return step
+
+
+def attention_ops(model, x, mask, amp: str) -> List[str]:
+    """The aten attention implementations one masked encoder forward calls
+    (torch picks flash, memory-efficient, cuDNN or math per device, dtype
+    and shape), read from the profiler; empty when the encoder does not
+    call ``scaled_dot_product_attention``."""
+    from torch.profiler import ProfilerActivity, profile
+    with torch.no_grad(), torch.autocast(
+            x.device.type, dtype=AMP_DTYPES.get(amp),
+            enabled=amp != 'off'), profile(
+                activities=[ProfilerActivity.CPU]) as prof:
+        model.backbone(x, mask)
+    return sorted({
+        e.key for e in prof.key_averages()
+        if e.key.startswith('aten::_scaled_dot_product')
+        or e.key.startswith('aten::_flash_attention')
+        or e.key.startswith('aten::_efficient_attention')
+    })
+
+
+def attention_kernel(ops: List[str]) -> str:
+    """flash, mem_efficient, cudnn or math from :func:`attention_ops`."""
+    for name, key in (('cudnn', 'cudnn'), ('flash', 'flash'),
+                      ('mem_efficient', 'efficient'), ('math', 'math')):
+        if any(key in op for op in ops):
+            return name
+    return 'none (no scaled_dot_product_attention call)'
+
+
+def environment(args, model, x, mask) -> dict:
+    """What the timings depend on: machine, versions, GPU, AMP and the
+    attention kernel the encoder ran with."""
+    from hap_mm.utils.device import driver_versions
+    env = dict(
+        cpu=platform.processor() or platform.machine(),
+        cores=os.cpu_count(),
+        device=args.device,
+        amp=args.amp,
+        python=platform.python_version(),
+        torch=torch.__version__,
+        torch_cuda=torch.version.cuda,
+        cudnn=torch.backends.cudnn.version()
+        if torch.backends.cudnn.is_available() else None,
+        mmengine=mmengine.__version__,
+        mmpretrain=mmpretrain.__version__,
+        numpy=np.__version__)
+    if x.is_cuda:
+        props = torch.cuda.get_device_properties(x.device)
+        env.update(
+            gpu=props.name,
+            gpu_memory_gib=round(props.total_memory / 2**30, 1),
+            gpu_capability=f'{props.major}.{props.minor}',
+            gpu_count=torch.cuda.device_count(),
+            driver=driver_versions()[0])
+    ops = attention_ops(model, x[:2], mask[:2], args.amp)
+    env.update(attention_kernel=attention_kernel(ops), attention_ops=ops)
+    return env
 
 
 def with_usage(fn: Callable[[], None], usage: Dict[str, list],
@@ -200,7 +281,7 @@ def peak_memory(args, variant: str) -> float:
     """Bytes of memory growth during one step of ``variant``."""
     if args.device.startswith('cuda'):
         model, x, mask = _setup(args, variant)
-        fn = step_fn(model, x, mask)
+        fn = step_fn(model, x, mask, amp=args.amp)
         fn()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -214,7 +295,7 @@ def peak_memory(args, variant: str) -> float:
     out = subprocess.run([
         sys.executable, __file__, '--measure-mem', variant, '--arch',
         args.arch, '--batch-size',
-        str(args.batch_size)
+        str(args.batch_size), '--amp', args.amp
     ],
                          capture_output=True,
                          text=True,
@@ -242,7 +323,7 @@ def measure_mem_child(args) -> None:
     (sampled every 0.5 ms), after a warm-up step that allocates the
     optimizer state, so what remains is the step's working memory."""
     model, x, mask = _setup(args, args.measure_mem)
-    fn = step_fn(model, x, mask)
+    fn = step_fn(model, x, mask, amp=args.amp)
     fn()
     gc.collect()
     start, peak, done = _rss(), [0], threading.Event()
@@ -462,9 +543,16 @@ def parse_args() -> argparse.Namespace:
         '--pipeline-repeats', type=int, default=25,
         help='timed rounds of the pipelines (about 0.2 s per pipeline and '
         'round at 256 images; their noise is larger than the steps\')')
+    parser.add_argument(
+        '--amp', choices=['bf16', 'fp16', 'off'],
+        help='mixed precision of the training steps (torch.autocast, as '
+        "the configs' AmpOptimWrapper); default fp16 on CUDA (what the "
+        'configs train with), off on CPU')
     parser.add_argument('--measure-mem', help=argparse.SUPPRESS)
     args = parser.parse_args()
     on_gpu = args.device.startswith('cuda')
+    if args.amp is None:
+        args.amp = 'fp16' if on_gpu else 'off'
     defaults = (('s', 8, 3) if args.quick else
                 ('b', 128, 10) if on_gpu else ('b', 32, 5))
     args.arch = args.arch or defaults[0]
@@ -489,11 +577,13 @@ def main() -> None:
     usage: Dict[str, list] = {}
     steps = interleaved_medians(
         dict(
-            hap=with_usage(step_fn(hap, x, hap_mask), usage, 'hap'),
-            mae=with_usage(step_fn(mae, x, mae_mask), usage, 'mae'),
+            hap=with_usage(
+                step_fn(hap, x, hap_mask, amp=args.amp), usage, 'hap'),
+            mae=with_usage(
+                step_fn(mae, x, mae_mask, amp=args.amp), usage, 'mae'),
             sequential=with_usage(
-                step_fn(hap, x, hap_mask, batch_views=False), usage,
-                'sequential')), args.repeats)
+                step_fn(hap, x, hap_mask, batch_views=False, amp=args.amp),
+                usage, 'sequential')), args.repeats)
     res['step_time_s'] = steps
     # what the kernel did for each step (CPU): page faults and system time
     # show memory the step had to fault in again, not computation; the
@@ -533,17 +623,10 @@ def main() -> None:
     res['flops_hap_step'] = flops(hap, x[:1], hap_mask[:1])
     res['flops_mae_step'] = flops(mae, x[:1], mae_mask[:1])
     res['flops_ratio_vs_mae'] = res['flops_hap_step'] / res['flops_mae_step']
-    res['machine'] = dict(
-        cpu=platform.processor() or platform.machine(),
-        cores=os.cpu_count(),
-        device=args.device,
-        python=platform.python_version(),
-        torch=torch.__version__,
-        mmengine=mmengine.__version__,
-        mmpretrain=mmpretrain.__version__,
-        numpy=np.__version__)
+    res['machine'] = environment(args, hap, x, hap_mask)
     res['settings'] = dict(
         arch=args.arch, batch_size=args.batch_size, repeats=args.repeats,
+        amp=args.amp,
         input='256x128', mask_ratio=0.5, num_images=args.num_images,
         pipeline_repeats=args.pipeline_repeats, flops_batch=1)
     print(f"{'measure':40s} {'value':>12s}  target")
@@ -569,6 +652,10 @@ def main() -> None:
                   f"{spread['min']:.3f} / {spread['median']:.3f} / "
                   f"{spread['max']:.3f}")
     print(f"settings: {res['settings']}")
+    machine = res['machine']
+    print(f"device: {machine.get('gpu', machine['cpu'])}, torch "
+          f"{machine['torch']} (CUDA {machine['torch_cuda']}), amp "
+          f"{machine['amp']}, attention {machine['attention_kernel']}")
     if args.json:
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.json)))
         with open(args.json, 'w') as f:

@@ -90,7 +90,9 @@ def reconstruct(model, data: dict):
     in the network's normalised input space."""
     data = model.data_preprocessor(data, False)
     inputs, samples = data['inputs'], data['data_samples']
-    masks = torch.stack([s.mask for s in samples]).to(inputs.device)
+    masks = data.get('mask')  # hap_collate's batch tensor, or per sample
+    if masks is None:
+        masks = torch.stack([s.mask for s in samples]).to(inputs.device)
     latent, mask, ids_restore = model.backbone(inputs, masks)
     pred = model.neck(latent, ids_restore)
     views = mask.shape[0] // inputs.shape[0]

@@ -20,6 +20,7 @@ from ...models.utils.checkpoint import (
     load_checkpoint_mapped,
 )
 from ..hooks import HAPCheckpointHook
+from ...utils.device import check_cuda_usable
 
 
 def latest_checkpoint(work_dir: str,
@@ -86,7 +87,12 @@ def init_cpu_process_group(cfg) -> None:
     mmengine's ``init_dist`` pins a CUDA device per rank, which fails
     without GPUs; with the group already initialised the Runner skips it,
     and ``HAPDistributedDataParallel`` wraps the CPU model.
+
+    First stops where NVIDIA GPUs exist but CUDA cannot start
+    (:func:`hap_mm.utils.check_cuda_usable`): the CPU route is for
+    machines without GPUs.
     """
+    check_cuda_usable()
     if cfg.launcher == 'none' or torch.cuda.is_available():
         return
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
@@ -132,6 +138,7 @@ class HAPRunner(Runner):
       builds its mask generator, so a mask setting that cannot work fails
       before training, in the main process, naming the setting (not in a
       data worker at the first batch).
+    - A top-level ``find_unused_parameters`` reaches the DDP wrapper.
     """
 
     @staticmethod
@@ -151,6 +158,27 @@ class HAPRunner(Runner):
                 'CheckpointHook', 'mmengine.CheckpointHook', CheckpointHook):
             hooks['checkpoint'] = dict(checkpoint, type=HAPCheckpointHook)
         super().register_default_hooks(hooks)
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        """Pass a top-level ``find_unused_parameters`` on to the wrapper.
+
+        mmengine reads the top-level key only when there is no
+        ``model_wrapper_cfg``; the configs set one
+        (``HAPDistributedDataParallel``), so it would be ignored silently.
+
+        Raises:
+            ValueError: the top level and ``model_wrapper_cfg`` disagree.
+        """
+        unused = self.cfg.get('find_unused_parameters')
+        if unused is not None and model_wrapper_cfg is not None:
+            inner = model_wrapper_cfg.get('find_unused_parameters')
+            if inner is not None and inner != unused:
+                raise ValueError(
+                    f'find_unused_parameters={unused} but model_wrapper_cfg.'
+                    f'find_unused_parameters={inner}; set only one')
+            model_wrapper_cfg = dict(
+                model_wrapper_cfg, find_unused_parameters=unused)
+        return Runner.wrap_model(self, model_wrapper_cfg, model)
 
     def load_checkpoint(self, filename: str, *args, **kwargs):
         if osp.isfile(filename):

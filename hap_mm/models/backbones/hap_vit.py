@@ -212,7 +212,10 @@ class HAPViT(VisionTransformer):
                                             self.num_extra_tokens)
 
     # ------------------------------------------------------------ forward
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None):
+    def forward(self,
+                x: torch.Tensor,
+                mask: Optional[torch.Tensor] = None,
+                num_masked: Optional[int] = None):
         """Encode images, or only their visible patches when masked.
 
         Args:
@@ -220,6 +223,12 @@ class HAPViT(VisionTransformer):
             mask (torch.Tensor, optional): True = masked, (B, N), (B, h, w),
                 (B, V, N) or (B, V, h, w) for V views of each image. Every
                 row must mask the same number of patches.
+            num_masked (int, optional): That number, when the caller knows
+                it (``hap_collate`` checks it on the CPU). Then the forward
+                makes no host sync: the count is checked on the device
+                asynchronously (``torch._assert_async``; on CPU a wrong
+                count raises at once). Without it the masks are counted and
+                checked here, which waits for the device twice per call.
 
         Returns:
             Without mask, a tuple of features per ``out_indices``. With a
@@ -243,10 +252,16 @@ class HAPViT(VisionTransformer):
         if V > 1:  # views share the patch embedding of their image
             x = x.unsqueeze(0).expand(V, -1, -1, -1).reshape(V * B, N, C)
         counts = mask.sum(1)
-        if not bool((counts == counts[0]).all()):
-            raise ValueError('every view must mask the same number of '
-                             f'patches, got counts {counts.tolist()}')
-        num_visible = N - int(counts[0])
+        if num_masked is None:
+            if not bool((counts == counts[0]).all()):
+                raise ValueError('every view must mask the same number of '
+                                 f'patches, got counts {counts.tolist()}')
+            num_masked = int(counts[0])
+        else:
+            torch._assert_async((counts == num_masked).all(),
+                                f'every view must mask num_masked='
+                                f'{num_masked} patches')
+        num_visible = N - num_masked
         ids_shuffle = torch.argsort(mask.byte(), dim=1, stable=True)
         ids_restore = torch.argsort(ids_shuffle, dim=1)
         ids_keep = ids_shuffle[:, :num_visible]

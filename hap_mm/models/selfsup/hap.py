@@ -13,8 +13,8 @@ class HAP(BaseSelfSupervisor):
     """HAP (arXiv 2310.20695) as an mmpretrain self-supervised algorithm.
 
     Each image comes with ``V`` masks made by ``PartAwareMaskGenerator``
-    (per batch in ``hap_collate``, or as a pipeline step), stored as
-    ``data_sample.mask`` (V, h, w).
+    (per batch in ``hap_collate``: one (B, V, h, w) tensor, or as a
+    pipeline step: ``data_sample.mask`` (V, h, w)).
     ``loss`` encodes all views in ONE batched forward (views stacked on the
     batch dimension, sharing the patch embedding), or with
     ``batch_views=False`` one view after the other, decodes them, and
@@ -54,6 +54,15 @@ class HAP(BaseSelfSupervisor):
         self.align_loss = MODELS.build(align_loss) if align_loss else None
         self.batch_views = batch_views
 
+    def forward(self, inputs: torch.Tensor, data_samples=None,
+                mode: str = 'tensor', **kwargs):
+        """``BaseSelfSupervisor.forward``; in ``'loss'`` mode the batch's
+        ``mask`` and ``num_masked`` from ``HAPDataPreprocessor`` go on to
+        :meth:`loss`."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples, **kwargs)
+        return super().forward(inputs, data_samples, mode)
+
     def extract_feat(self, inputs: torch.Tensor):
         """Unmasked features, as configured by the backbone's ``out_type``."""
         return self.backbone(inputs)
@@ -65,14 +74,22 @@ class HAP(BaseSelfSupervisor):
         Args:
             inputs (torch.Tensor): Normalised images (B, 3, H, W).
             data_samples (list[DataSample]): Each with ``mask`` (V, h, w)
-                or (V, N), True = masked.
+                or (V, N), True = masked, unless ``mask`` is given.
+            **kwargs: ``mask`` bool (B, V, h, w) on the device and
+                ``num_masked`` (int, per view), as ``hap_collate`` and
+                ``HAPDataPreprocessor`` give them: one tensor for the
+                batch, and no host sync in the encoder.
 
         Returns:
             dict: ``loss_rec`` and, with alignment, ``loss_align``.
         """
-        mask = torch.stack([ds.mask for ds in data_samples]).to(inputs.device)
+        mask, num_masked = kwargs.get('mask'), kwargs.get('num_masked')
+        if mask is None:  # per-sample masks (a pipeline step)
+            mask = torch.stack([ds.mask for ds in data_samples]).to(
+                inputs.device, non_blocking=True)
         if self.batch_views:
-            latent, mask, ids_restore = self.backbone(inputs, mask)
+            latent, mask, ids_restore = self.backbone(inputs, mask,
+                                                      num_masked)
             num_views = latent.shape[0] // inputs.shape[0]
             pred = self.neck(latent, ids_restore)
             target = inputs.repeat(num_views, 1, 1, 1)  # view-major
@@ -85,7 +102,8 @@ class HAP(BaseSelfSupervisor):
             views = mask.reshape(inputs.shape[0], -1, num_patches).unbind(1)
             num_views, rec, cls = len(views), [], []
             for view in views:
-                latent, view_mask, ids_restore = self.backbone(inputs, view)
+                latent, view_mask, ids_restore = self.backbone(
+                    inputs, view, num_masked)
                 pred = self.neck(latent, ids_restore)
                 rec.append(self.head.loss(pred, inputs, view_mask))
                 cls.append(latent[:, 0])

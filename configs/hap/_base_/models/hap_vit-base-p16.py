@@ -2,7 +2,8 @@
 model = dict(
     type='HAP',
     data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
+        # moves the batch's masks in one copy, non_blocking (hap_collate)
+        type='HAPDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         to_rgb=True),
