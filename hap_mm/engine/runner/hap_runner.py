@@ -19,8 +19,8 @@ from ...models.utils.checkpoint import (
     checkpoint_meta,
     load_checkpoint_mapped,
 )
-from ..hooks import HAPCheckpointHook
 from ...utils.device import check_cuda_usable
+from ..hooks import HAPCheckpointHook
 
 
 def latest_checkpoint(work_dir: str,
