@@ -164,7 +164,7 @@ def test_part_guidance_is_logged_and_its_absence_warned(demo_copy, change):
         for start in range(0, len(ds), 9):
             batches.append(hap_collate(
                 [ds[i] for i in range(start, min(start + 9, len(ds)))],
-                mask_generator=MASKS))
+                mask_generator=MASKS, visualise=True))
     _run(hook, runner, batches)
     info = runner.logger.text('info')
     m = re.search(r'epoch 1: part guidance: ([\d.]+) part patches per view, '
@@ -172,7 +172,7 @@ def test_part_guidance_is_logged_and_its_absence_warned(demo_copy, change):
     assert m, info
     per_view, share = float(m.group(1)), float(m.group(2))
     # independent count from the masks the collate returned
-    parts = [b['data_samples'][i].part_mask.sum() / 2 for b in batches
+    parts = [b['part_mask'][i].sum() / 2 for b in batches
              for i in range(len(b['data_samples']))]
     assert per_view == pytest.approx(np.mean(parts), abs=0.006)
     warnings = runner.logger.text('warning')

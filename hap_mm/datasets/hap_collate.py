@@ -7,6 +7,7 @@ from mmengine.dataset import default_collate
 from mmengine.registry import FUNCTIONS
 from mmpretrain.registry import TRANSFORMS
 
+from .transforms.keypoint_utils import count_usable_keypoints
 from .transforms.part_aware_mask_generator import read_keypoints
 
 MASK_GENERATOR = 'PartAwareMaskGenerator'
@@ -53,6 +54,10 @@ def hap_collate(data_batch: Sequence[dict],
     - ``batch['mask']``: bool tensor (B, V, H/p, W/p), True = masked;
     - ``batch['num_masked']``: int, masked patches per view (the same for
       every view; checked);
+    - ``batch['part_patches']``: int64 (B, V), part patches per view, and
+      ``batch['usable_keypoints']``: int64 (B,), keypoints per image the
+      generator could use (for ``DataIssueLoggerHook``'s part-guidance
+      statistics);
     - the samples' ``keypoints`` and ``keypoints_visible`` metadata are
       removed once the masks are made, unless ``visualise``.
 
@@ -81,13 +86,18 @@ def hap_collate(data_batch: Sequence[dict],
     # metainfo is read with .get (building ``.metainfo`` copies it)
     samples = batch['data_samples']
     kpts, scores = zip(*(read_keypoints(s) for s in samples))
-    masks, parts = gen.generate(np.stack(kpts), np.stack(scores))
+    kpts, scores = np.stack(kpts), np.stack(scores)
+    masks, parts = gen.generate(kpts, scores)
     counts = masks.reshape(-1, gen.num_patches).sum(1)
     if (counts != counts[0]).any():
         raise ValueError('hap_collate: every view must mask the same number '
                          f'of patches, got {sorted(set(counts.tolist()))}')
     batch['mask'] = torch.from_numpy(masks)
     batch['num_masked'] = int(counts[0])
+    batch['part_patches'] = torch.from_numpy(
+        parts.reshape(len(samples), parts.shape[1], -1).sum(-1, np.int64))
+    batch['usable_keypoints'] = torch.from_numpy(count_usable_keypoints(
+        kpts, scores, gen.input_size, gen.score_thr))
     if visualise:
         batch['part_mask'] = torch.from_numpy(parts)
     else:

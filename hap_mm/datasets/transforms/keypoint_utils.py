@@ -70,3 +70,29 @@ def move_keypoints(keypoints: np.ndarray, visible: np.ndarray,
         flat[2 * i + 1] = y
     return (np.array(flat, dtype=np.float32).reshape(shape + (2, )),
             np.array(scores, dtype=np.float32).reshape(shape))
+
+
+def count_usable_keypoints(keypoints, scores, input_size: Tuple[int, int],
+                           score_thr: float) -> np.ndarray:
+    """Keypoints the mask generator can use, per image.
+
+    A keypoint counts when its coordinates are finite and inside the
+    (H, W) input and its score is finite and ``>= score_thr``.
+
+    Args:
+        keypoints: (..., K, 2) x, y in input pixels.
+        scores: (..., K) keypoint scores.
+        input_size (tuple): (H, W) of the input, in pixels.
+        score_thr (float): The generator's ``score_thr``.
+
+    Returns:
+        np.ndarray: int64 (...,) usable keypoints of each image.
+    """
+    kpts = np.asarray(keypoints, np.float64)
+    s = np.asarray(scores, np.float64)
+    h, w = input_size
+    x, y = kpts[..., 0], kpts[..., 1]
+    with np.errstate(invalid='ignore'):
+        ok = (np.isfinite(x) & np.isfinite(y) & np.isfinite(s)
+              & (s >= score_thr) & (x >= 0) & (x < w) & (y >= 0) & (y < h))
+    return ok.sum(-1).astype(np.int64)

@@ -10,6 +10,7 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
 from ...datasets.image_io import printable
+from ...datasets.transforms.keypoint_utils import count_usable_keypoints
 
 EXAMPLES_SHOWN = 3
 
@@ -22,20 +23,6 @@ def _keypoint_problems(issues: Sequence) -> list:
     """(message without details, path) of a sample's keypoint issues."""
     return [(msg.split(' (')[0], path) for kind, path, msg in issues
             if kind == 'keypoints']
-
-
-def usable_keypoints(keypoints, scores, input_size: Sequence[int],
-                     score_thr: float) -> int:
-    """Keypoints the mask generator can use: finite, inside the (H, W)
-    input and scoring at least ``score_thr``."""
-    kpts = np.asarray(keypoints, np.float64).reshape(-1, 2)
-    s = np.asarray(scores, np.float64).reshape(-1)
-    h, w = input_size
-    with np.errstate(invalid='ignore'):
-        ok = (np.isfinite(kpts).all(1) & np.isfinite(s) & (s >= score_thr)
-              & (kpts[:, 0] >= 0) & (kpts[:, 0] < w) & (kpts[:, 1] >= 0)
-              & (kpts[:, 1] < h))
-    return int(ok.sum())
 
 
 @HOOKS.register_module()
@@ -55,12 +42,13 @@ class DataIssueLoggerHook(Hook):
     three example paths: a wrong ``kpt_path`` would otherwise train on
     block-only masks. ``max_bad_keypoint_fraction=1.0`` turns this off.
 
-    **Part guidance.** With HAP masks (``part_mask`` (V, H/p, W/p) in each
-    data sample, as ``hap_collate`` and ``PartAwareMaskGenerator`` make
-    them), each epoch logs the mean number of part patches per view and the
-    share of samples without a usable keypoint (finite, inside the input,
-    score >= the generator's ``score_thr``; from the ``keypoints`` and
-    ``keypoints_visible`` metainfo), and warns when part guidance is (near)
+    **Part guidance.** With HAP masks (``hap_collate``'s batch-level
+    ``part_patches`` (B, V) and ``usable_keypoints`` (B,), or, for a
+    ``PartAwareMaskGenerator`` pipeline step, each data sample's
+    ``part_mask`` (V, H/p, W/p) and keypoints), each epoch logs the mean
+    number of part patches per view and the share of samples without a
+    usable keypoint (finite, inside the input, score >= the generator's
+    ``score_thr``), and warns when part guidance is (near)
     absent: fewer than ``min_part_patches_per_view`` part patches per view
     or more than ``max_no_keypoint_fraction`` of samples without a usable
     keypoint. Keypoints that read fine but are useless (coordinates
@@ -125,7 +113,8 @@ class DataIssueLoggerHook(Hook):
                          batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
-        samples: Sequence = (data_batch or {}).get('data_samples') or []
+        data_batch = data_batch or {}
+        samples: Sequence = data_batch.get('data_samples') or []
         for sample in samples:
             issues = sample.get('data_issues', ())
             for kind, path, msg in issues:
@@ -138,7 +127,14 @@ class DataIssueLoggerHook(Hook):
                         printable(f'bad {kind} file {path}: {msg}'))
             if not self._checked:
                 self._count_for_check(issues)
-            self._count_guidance(sample)
+            if 'part_patches' not in data_batch:
+                self._count_guidance(sample)
+        if self._mask_cfg is not None and 'part_patches' in data_batch:
+            parts = np.asarray(data_batch['part_patches'])
+            usable = np.asarray(data_batch['usable_keypoints'])
+            # sum of part patches, views, samples, samples without keypoints
+            self._guidance += (int(parts.sum()), parts.size, len(usable),
+                               int((usable == 0).sum()))
         if not self._checked and self._checked_samples >= self.check_samples:
             self._check(runner)
 
@@ -191,7 +187,7 @@ class DataIssueLoggerHook(Hook):
         if part is None or self._mask_cfg is None:
             return
         part = np.asarray(part)
-        usable = usable_keypoints(
+        usable = count_usable_keypoints(
             sample.get('keypoints', np.full((17, 2), np.nan)),
             sample.get('keypoints_visible', np.zeros(17)),
             self._input_size(), self._mask_cfg.get('score_thr', 0.3))
