@@ -249,7 +249,10 @@ def test_part_patches_come_from_the_keypoint_boxes_with_the_floor_quota(
     mask, part_mask = mask.reshape(B, 2, -1), part_mask.reshape(B, 2, -1)
     exercised = 0  # views where unusable parts could be drawn
     for b in range(B):
-        ref = spec_part_patches(kpts[b], scores[b] >= gen.score_thr)
+        x, y = kpts[b].T  # usable: inside the crop, score >= 0.3
+        usable = ((scores[b] >= 0.3) & (x >= 0) & (x < W * P) & (y >= 0)
+                  & (y < H * P))
+        ref = spec_part_patches(kpts[b], usable)
         usable = {p for p in range(6) if ref[p]}
         for v in range(2):
             chosen = set(np.flatnonzero(info['part_order'][b, v] >= 0))
@@ -310,7 +313,7 @@ def test_blocks_follow_beit_and_the_mask_is_their_union_plus_top_up():
         assert (mask[row] >= union).all() and mask[row].sum() == 64
         assert info['block_count'].reshape(-1)[row] == union.sum()
     h, w = np.array(sides).T
-    assert len(sides) > 3 * B and h.max() == H - 1 and w.max() == W - 1
+    assert len(sides) > 3 * B and h.max() >= H - 3 and w.max() == W - 1
 
 
 def _beit_reference_masks(n, seed):
