@@ -439,3 +439,30 @@ def test_batch_and_per_image_masks_are_identical(person_keypoints):
              for i in range(40)]
     for got, want in zip(batch, zip(*alone)):
         assert (got == np.concatenate(want)).all()
+
+
+def test_release_priorities_follow_the_order_the_parts_were_chosen():
+    """The release gives the i-th chosen part priority 100 - i, and a patch
+    of several parts keeps the last written (lowest) value: when the part
+    patches exceed the budget, those of the earliest chosen part are the
+    ones masked. Every part here spans the whole crop (keypoints in two
+    corners), so the picks exceed 64 whenever several parts are chosen."""
+    # 8 views of one image: 8 chains that each start at k = randint(0, 6)
+    gen = PartAwareMaskGenerator(release_compatible=True, num_views=8)
+    kpts = np.zeros((1, 17, 2))
+    kpts[0, 1::2] = (127, 255)  # odd keypoints bottom right, even top left
+    kpts[0, [5, 11, 12]] = [(127, 255), (0, 0), (127, 255)]  # torso too
+    rng = np.random.RandomState(17)
+    checked = 0
+    for _ in range(100):
+        mask, _, info = gen.generate(kpts, np.zeros((1, 17)), rng,
+                                     debug=True)
+        for v in range(8):
+            order, picks = info['part_order'][0, v], info['part_picks'][0, v]
+            if (order >= 0).sum() < 2 or picks.any(0).sum() <= 64:
+                continue
+            # value 100 - i: the patches whose latest picker is part i
+            latest = np.where(picks, order[:, None], -1).max(0)
+            assert mask[0, v].reshape(-1)[latest == 0].all()
+            checked += 1
+    assert checked > 20
