@@ -260,11 +260,18 @@ class PartAwareMaskGenerator(BaseTransform):
         else:
             top = picks.any(1)
             block = self._blocks(top, row_seeds, info, overlap_weight=1)
-            score = (2.0 * top + 1.0 * block +
-                     _uniform(row_seeds, _TOP_UP, np.arange(N)))
-            order = np.argsort(-score, axis=1)
-            mask = np.zeros((B * V, N), dtype=bool)
-            np.put_along_axis(mask, order[:, :self.num_mask], True, axis=1)
+            mask = top | block
+            # views not filled exactly: part patches, then blocks, then
+            # random patches, ties at random
+            rows = np.flatnonzero(mask.sum(1) != self.num_mask)
+            if len(rows):
+                score = (2.0 * top[rows] + 1.0 * block[rows] +
+                         _uniform(row_seeds[rows], _TOP_UP, np.arange(N)))
+                order = np.argsort(-score, axis=1)
+                filled = np.zeros((len(rows), N), dtype=bool)
+                np.put_along_axis(filled, order[:, :self.num_mask], True,
+                                  axis=1)
+                mask[rows] = filled
         mask = self._make_views_differ(mask.reshape(B, V, N), row_seeds)
         shape = (B, V) + self.grid
         out = (mask.reshape(shape),
