@@ -29,6 +29,7 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     pin_memory=False,
+    drop_last=False,  # 27 crops: every image in every epoch
     dataset=dict(data_root=data_root, ann_file=''))
 
 optim_wrapper = dict(
