@@ -36,6 +36,46 @@ def test_collate_masks_have_exact_counts_and_follow_the_keypoints(demo_root):
         assert not (part.numpy().any(0) & ~body).any()
 
 
+def _collated_masks(batch):
+    """The batch's masks, bool (B, V, h, w), as hap_collate returns them."""
+    return batch['mask'].numpy()
+
+
+def test_collate_masks_equal_the_per_sample_transform(demo_root):
+    """Same NumPy seed, same images and keypoints: hap_collate's batch masks
+    are the pipeline step's, image by image (part-guided and block-only)."""
+    from hap_mm.datasets.transforms import PartAwareMaskGenerator
+    pipeline = [
+        dict(type='KeypointRandomResizedCrop', scale=(256, 128)),
+        dict(type='KeypointRandomFlip'),
+        dict(type='PackInputs', meta_keys=META),
+    ]
+    ds = LUPersonKeypointDataset(str(demo_root), pipeline=pipeline)
+    np.random.seed(1)
+    packed = [ds[i] for i in range(12)]
+    kpts = [(s['data_samples'].keypoints, s['data_samples'].keypoints_visible)
+            for s in packed]
+    collate = FUNCTIONS.get('hap_collate')
+
+    def one_by_one(transform, flip_xy=False):
+        np.random.seed(2)
+        return np.stack([
+            transform(dict(img_shape=(256, 128),
+                           keypoints=k[..., ::-1] if flip_xy else k,
+                           keypoints_visible=v))['mask'] for k, v in kpts])
+
+    for cfg in (GEN, dict(GEN, part_guided=False)):
+        transform = PartAwareMaskGenerator(
+            **{k: v for k, v in cfg.items() if k != 'type'})
+        np.random.seed(2)
+        batch = _collated_masks(collate(list(packed), mask_generator=cfg))
+        assert batch.shape == (12, 2, 16, 8)
+        assert (batch == one_by_one(transform)).all()
+    # not vacuous: the part-guided masks follow the keypoints
+    guided = PartAwareMaskGenerator()
+    assert (one_by_one(guided) != one_by_one(guided, flip_xy=True)).any()
+
+
 def test_collate_without_generator_is_default_collate(demo_root):
     pipeline = [
         dict(type='KeypointRandomResizedCrop', scale=(256, 128)),

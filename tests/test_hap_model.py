@@ -82,17 +82,41 @@ def test_masked_forward_rejects_unequal_counts():
         vit(torch.randn(2, 3, 64, 32), mask)
 
 
-def test_one_view_without_alignment_equals_mmpretrain_mae():
-    """hap_mm's HAP with V=1 and no align loss is MAE on the same grid."""
+def _mae_loss_on_patches(pred, imgs, mask, p=16):
+    """MAE's loss (He et al.; HAP_SPEC.md "target"), written here for any
+    H x W: each p x p patch's pixels (row-major patches, pixels in (y, x, c)
+    order) normalised by their mean and unbiased variance + 1e-6, squared
+    error averaged over the pixels, then over the masked patches."""
+    B, C, H, W = imgs.shape
+    target = imgs.reshape(B, C, H // p, p, W // p, p).permute(
+        0, 2, 4, 3, 5, 1).reshape(B, (H // p) * (W // p), p * p * C)
+    mean = target.mean(-1, keepdim=True)
+    var = target.var(-1, keepdim=True)
+    target = (target - mean) / (var + 1e-6)**.5
+    per_patch = ((pred - target)**2).mean(-1)
+    return (per_patch * mask).sum() / mask.sum()
+
+
+def test_one_view_without_alignment_equals_mae_on_the_16x8_grid():
+    """HAP with V=1 and no align loss is MAE on the rectangular 16 x 8 grid:
+    mmpretrain's MAE encoder and decoder, given HAP's weights (HAP's own
+    16 x 8 sin-cos position embeddings included), and the same random
+    mask, give the loss of MAE's formula that HAP reports."""
     torch.manual_seed(0)
+    hap = MODELS.build(_hap_cfg(img_size=(256, 128), views=1, align=False))
+    hap.init_weights()
+    # HAP's embeddings are its own rectangular sin-cos, not a square one
+    assert torch.equal(hap.backbone.pos_embed,
+                       rect_sincos_pos_embed((16, 8), 32))
     mae = MODELS.build(
         dict(
             type='MAE',
             backbone=dict(
-                type='MAEViT', arch=TINY, img_size=64, mask_ratio=0.75),
+                type='MAEViT', arch=TINY, img_size=(256, 128),
+                mask_ratio=0.5),
             neck=dict(
                 type='MAEPretrainDecoder',
-                num_patches=16,
+                num_patches=128,
                 embed_dim=32,
                 decoder_embed_dim=16,
                 decoder_depth=1,
@@ -101,17 +125,19 @@ def test_one_view_without_alignment_equals_mmpretrain_mae():
                 type='MAEPretrainHead',
                 norm_pix=True,
                 loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
-    mae.init_weights()
-    hap = MODELS.build(_hap_cfg(img_size=(64, 64), views=1, align=False))
-    hap.load_state_dict(mae.state_dict())
-    x = torch.randn(4, 3, 64, 64)
+    # mmpretrain's own init builds square embeddings; HAP's weights instead
+    mae.load_state_dict(hap.state_dict())
+    assert mae.backbone.patch_resolution == (16, 8)
+    x = torch.randn(3, 3, 256, 128)
 
     torch.manual_seed(123)
-    mae_loss = mae.loss(x, [DataSample() for _ in range(4)])['loss']
+    latent, mae_mask, ids_restore = mae.backbone(x)
+    mae_loss = _mae_loss_on_patches(mae.neck(latent, ids_restore), x,
+                                    mae_mask)
     torch.manual_seed(123)  # MAEViT.random_masking draws torch.rand(B, L)
-    noise = torch.rand(4, 16)
-    keep = noise.argsort(1)[:, :4]
-    mask = torch.ones(4, 16, dtype=torch.bool).scatter_(1, keep, False)
+    keep = torch.rand(3, 128).argsort(1)[:, :64]
+    mask = torch.ones(3, 128, dtype=torch.bool).scatter_(1, keep, False)
+    assert torch.equal(mask, mae_mask.bool())
     hap_loss = hap.loss(x, _samples(mask[:, None]))
     assert set(hap_loss) == {'loss_rec'}
     assert hap_loss['loss_rec'].item() == pytest.approx(
@@ -275,3 +301,46 @@ def test_checkpoint_with_pickled_objects_needs_explicit_opt_in(tmp_path):
 def test_backbone_input_size_must_divide_by_patch(kwargs):
     with pytest.raises(ValueError, match='img_size'):
         MODELS.build(dict(type='HAPViT', arch=TINY, **kwargs))
+
+
+def test_align_infonce_is_logged_unweighted_and_left_out_of_the_total():
+    """``loss_align`` is weighted and in the total; ``align_infonce`` is the
+    unweighted value (the release's ``loss_ali``), logged but not summed."""
+    torch.manual_seed(0)
+    hap = MODELS.build(_hap_cfg())
+    hap.init_weights()
+    x = torch.randn(4, 3, 64, 32)
+    mask = _random_masks(4, 2, 8, 4, torch.Generator().manual_seed(3))
+    losses = hap.loss(x, _samples(mask))
+    infonce = losses['align_infonce']
+    assert not infonce.requires_grad
+    assert losses['loss_align'].item() == pytest.approx(
+        0.05 * infonce.item(), rel=1e-6)
+    total, log_vars = hap.parse_losses(losses)
+    assert total.item() == pytest.approx(
+        (losses['loss_rec'] + losses['loss_align']).item(), rel=1e-6)
+    assert log_vars['align_infonce'].item() == pytest.approx(infonce.item())
+
+
+def test_views_run_one_after_another_on_cpu_and_batched_on_cuda_by_default():
+    """``batch_views=None`` (the default) picks by the inputs' device; an
+    explicit True / False is kept. On CPU the encoder runs once per view."""
+    torch.manual_seed(0)
+    hap = MODELS.build(_hap_cfg())
+    hap.init_weights()
+    assert hap.batch_views is None
+    assert not hap.views_batched(torch.device('cpu'))
+    assert hap.views_batched(torch.device('cuda', 0))
+    calls = []
+    hap.backbone.register_forward_hook(lambda *args: calls.append(1))
+    x = torch.randn(2, 3, 64, 32)
+    mask = _random_masks(2, 2, 8, 4, torch.Generator().manual_seed(4))
+    hap.loss(x, _samples(mask))
+    assert len(calls) == 2
+    hap.batch_views = True
+    assert hap.views_batched(torch.device('cpu'))
+    calls.clear()
+    hap.loss(x, _samples(mask))
+    assert len(calls) == 1
+    hap.batch_views = False
+    assert not hap.views_batched(torch.device('cuda'))

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from hap_mm.datasets.coco_keypoints import flip_permutation
 from hap_mm.datasets.transforms import (
     KeypointRandomFlip,
     KeypointRandomResizedCrop,
@@ -148,13 +147,32 @@ def test_crop_makes_nan_and_low_score_keypoints_invisible(monkeypatch):
     assert (out['keypoints_visible'][0, 4:] == 1).all()
 
 
+# COCO's 17 keypoint names in COCO order (HAP_SPEC.md, "Keypoints")
+COCO_NAMES = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear',
+              'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
+              'left_wrist', 'right_wrist', 'left_hip', 'right_hip',
+              'left_knee', 'right_knee', 'left_ankle', 'right_ankle')
+
+
+def _mirror_name(name):
+    if name.startswith('left_'):
+        return 'right_' + name[5:]
+    if name.startswith('right_'):
+        return 'left_' + name[6:]
+    return name
+
+
 def test_flip_mirrors_x_and_swaps_left_right():
+    """After a flip, keypoint ``left_x`` holds what ``right_x`` held, mirrored
+    (the expected index map comes from the names, not from the code's
+    flip_permutation)."""
     res = _results(h=256, w=128)
     before = res['keypoints'].copy()
     vis = np.arange(1, 18, dtype=np.float32)[None] / 20
     res['keypoints_visible'] = vis.copy()
     out = KeypointRandomFlip(prob=1.0)(res)
-    perm = flip_permutation()
+    perm = [COCO_NAMES.index(_mirror_name(n)) for n in COCO_NAMES]
+    assert perm != list(range(17))
     assert out['flip'] is True
     np.testing.assert_allclose(out['keypoints'][0, :, 0],
                                128 - before[0, perm, 0])

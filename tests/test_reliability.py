@@ -151,7 +151,7 @@ def test_two_process_hap_step_equals_one_process(repo_root, tmp_path):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ref_losses, ref_grads = torch.load(tmp_path / 'single.pt')
-    assert set(ref_losses) == {'loss_rec', 'loss_align'}
+    assert set(ref_losses) == {'loss_rec', 'loss_align', 'align_infonce'}
     for rank in range(2):
         losses, grads = torch.load(tmp_path / f'rank{rank}.pt')
         for key in ref_losses:

@@ -29,20 +29,17 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     pin_memory=False,
+    drop_last=False,  # 27 crops: every image in every epoch
     dataset=dict(data_root=data_root, ann_file='', sample_ratio=1.0))
 
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
         type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),
-    paramwise_cfg=dict(
-        custom_keys={
-            'ln': dict(decay_mult=0.0),
-            'bias': dict(decay_mult=0.0),
-            'pos_embed': dict(decay_mult=0.),
-            'mask_token': dict(decay_mult=0.),
-            'cls_token': dict(decay_mult=0.)
-        }))
+    # MAE's (and the release's) parameter groups: no weight decay on 1-D
+    # parameters (norms, biases) only; cls_token and mask_token decay, the
+    # frozen sin-cos pos-embeds are not optimised at all
+    paramwise_cfg=dict(flat_decay_mult=0.0, bias_decay_mult=0.0))
 param_scheduler = [
     dict(
         type='LinearLR',

@@ -19,7 +19,8 @@ class StructureInvariantAlignLoss(BaseModule):
     gradient, in one process or many), and ``y = arange(B) + B * rank``.
     Negatives are all other images of the global batch. The value and the
     gradients after DDP's averaging equal those of one process holding the
-    whole global batch. Works without a process group.
+    whole global batch. Works without a process group. The contrast runs
+    in float32 with autocast disabled, so AMP does not change its value.
 
     Args:
         temperature (float): Softmax temperature T. Defaults to 0.2.
@@ -42,9 +43,25 @@ class StructureInvariantAlignLoss(BaseModule):
             q.shape[0] * get_rank()
         return F.cross_entropy(logits, labels) * (2 * self.temperature)
 
+    def infonce(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+        """The unweighted symmetric InfoNCE (the release's ``loss_ali``).
+
+        Computed in float32 with autocast off: under AMP the logits would
+        otherwise come from a half-precision matmul (errors ~1e-3).
+
+        Args:
+            z1, z2 (torch.Tensor): (B, C) features of view 1 and 2, any
+                float dtype.
+
+        Returns:
+            torch.Tensor: float32 scalar.
+        """
+        with torch.autocast(device_type=z1.device.type, enabled=False):
+            q1 = F.normalize(z1.float(), dim=1)
+            q2 = F.normalize(z2.float(), dim=1)
+            return self._contrast(q1, q2) + self._contrast(q2, q1)
+
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-        """Args: z1, z2 (B, C) features of view 1 and 2. Returns a scalar."""
-        q1 = F.normalize(z1.float(), dim=1)
-        q2 = F.normalize(z2.float(), dim=1)
-        loss = self._contrast(q1, q2) + self._contrast(q2, q1)
-        return self.loss_weight * loss
+        """Args: z1, z2 (B, C) features of view 1 and 2. Returns
+        ``loss_weight * infonce(z1, z2)``, a float32 scalar."""
+        return self.loss_weight * self.infonce(z1, z2)

@@ -24,7 +24,10 @@ class HAP(BaseSelfSupervisor):
       views (every view masks the same number of patches);
     - ``loss_align`` (when ``align_loss`` is set and V == 2): the
       structure-invariant alignment loss between the two views' CLS tokens
-      after the encoder's final norm.
+      after the encoder's final norm, weighted (it is in the total);
+    - ``align_infonce`` (with ``loss_align``): the same InfoNCE unweighted
+      and detached, logged only (no ``loss`` in its name), comparable with
+      the release's ``loss_ali``.
 
     With ``V = 1`` and no ``align_loss`` this is MAE on the same grid.
 
@@ -34,12 +37,15 @@ class HAP(BaseSelfSupervisor):
         head (dict): ``HAPPretrainHead`` config.
         align_loss (dict, optional): ``StructureInvariantAlignLoss`` config;
             ``None`` turns alignment off.
-        batch_views (bool): Encode and decode the views as one batch
-            (default) or one after the other; the losses and gradients are
-            the same. Large CPU batches can run faster with False: at ViT-B
-            batch 32 on 2 cores the batched step page-faulted about 1.4 GB
-            of fresh memory per step and took 10-15% longer
-            (tools/analysis/benchmark.py, docs/benchmarks.md).
+        batch_views (bool, optional): Encode and decode the views as one
+            batch (True) or one after the other (False); the losses and
+            gradients are the same. None (default) picks by the device of
+            the inputs: one after the other on CPU, where the batched step
+            was never faster (at ViT-B batch 32 on 2 cores it page-faulted
+            about 1.4 GB of fresh memory per step and took 10-15% longer;
+            tools/analysis/benchmark.py, docs/benchmarks.md), batched on
+            other devices (CUDA), where one larger batch keeps the GPU
+            busier.
         **kwargs: ``data_preprocessor``, ``init_cfg``.
     """
 
@@ -48,7 +54,7 @@ class HAP(BaseSelfSupervisor):
                  neck: dict,
                  head: dict,
                  align_loss: Optional[dict] = None,
-                 batch_views: bool = True,
+                 batch_views: Optional[bool] = None,
                  **kwargs) -> None:
         super().__init__(backbone=backbone, neck=neck, head=head, **kwargs)
         self.align_loss = MODELS.build(align_loss) if align_loss else None
@@ -62,6 +68,13 @@ class HAP(BaseSelfSupervisor):
         if mode == 'loss':
             return self.loss(inputs, data_samples, **kwargs)
         return super().forward(inputs, data_samples, mode)
+
+    def views_batched(self, device: torch.device) -> bool:
+        """Whether :meth:`loss` batches the views for inputs on ``device``
+        (``batch_views``, or by the device when it is None)."""
+        if self.batch_views is not None:
+            return bool(self.batch_views)
+        return torch.device(device).type != 'cpu'
 
     def extract_feat(self, inputs: torch.Tensor):
         """Unmasked features, as configured by the backbone's ``out_type``."""
@@ -81,13 +94,14 @@ class HAP(BaseSelfSupervisor):
                 batch, and no host sync in the encoder.
 
         Returns:
-            dict: ``loss_rec`` and, with alignment, ``loss_align``.
+            dict: ``loss_rec`` and, with alignment, ``loss_align`` and
+            ``align_infonce``.
         """
         mask, num_masked = kwargs.get('mask'), kwargs.get('num_masked')
         if mask is None:  # per-sample masks (a pipeline step)
             mask = torch.stack([ds.mask for ds in data_samples]).to(
                 inputs.device, non_blocking=True)
-        if self.batch_views:
+        if self.views_batched(inputs.device):
             latent, mask, ids_restore = self.backbone(inputs, mask,
                                                       num_masked)
             num_views = latent.shape[0] // inputs.shape[0]
@@ -113,5 +127,7 @@ class HAP(BaseSelfSupervisor):
             if num_views != 2:
                 raise ValueError('the alignment loss needs exactly 2 views, '
                                  f'the masks have {num_views}')
-            losses['loss_align'] = self.align_loss(*cls)
+            infonce = self.align_loss.infonce(*cls)
+            losses['loss_align'] = self.align_loss.loss_weight * infonce
+            losses['align_infonce'] = infonce.detach()
         return losses

@@ -42,6 +42,7 @@ train_dataloader = dict(
     persistent_workers=True,
     pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    drop_last=True,  # as the release: every step sees a full batch
     collate_fn=dict(type='hap_collate', mask_generator=mask_generator),
     dataset=dict(
         type=dataset_type,
