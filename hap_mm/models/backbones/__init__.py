@@ -1,3 +1,4 @@
 from .hap_vit import HAPViT
+from .hap_vit_for_lem import HAPViTForLEM
 
-__all__ = ['HAPViT']
+__all__ = ['HAPViT', 'HAPViTForLEM']
