@@ -151,9 +151,11 @@ def test_chunked_features_metric_equals_full_matrix(case):
     q_pids, g_pids = rng.randint(0, 6, num_q), rng.randint(0, 6, num_g)
     q_cams, g_cams = rng.randint(0, 2, num_q), rng.randint(0, 2, num_g)
     assert ((q_pids[:, None] == g_pids) & (q_cams[:, None] == g_cams)).any()
-    full = reid_metrics(
-        _normalised_sq_euclidean(query, gallery), q_pids, g_pids, q_cams,
-        g_cams, max_rank=20)
+    distmat = _normalised_sq_euclidean(query, gallery)
+    full = reid_metrics(distmat, q_pids, g_pids, q_cams, g_cams, max_rank=20)
+    m_ap, ranks = _reference(distmat, q_pids, g_pids, q_cams, g_cams)
+    assert full['mAP'] == pytest.approx(m_ap)
+    assert full['rank1'] == pytest.approx(ranks[1])
     for chunk_size in (None, 1, 7, 37, 100):
         out = reid_metrics_from_features(
             torch.from_numpy(query), gallery, q_pids, g_pids, q_cams, g_cams,
