@@ -145,28 +145,37 @@ def test_lem_head_averages_branches_ce_after_bn_triplet_before():
                        torch.cat([feats[0][1], feats[1][1]]))
 
 
+@torch.no_grad()
 def test_vit_lem_shapes_at_both_input_sizes():
     torch.manual_seed(0)
-    backbone = HAPViTForLEM(arch='b', img_size=(256, 128))
+    # ViT-B widths, one block (the shapes do not depend on the depth)
+    backbone = HAPViTForLEM(
+        arch=dict(embed_dims=768, num_layers=1, num_heads=12,
+                  feedforward_channels=3072),
+        img_size=(256, 128))
     lem = LocalityEnhancedModule()
     head = MultiBranchReIDHead(
         num_classes=5, in_channels=(768, 1536), bnneck=True)
+    for module in (backbone, lem, head):
+        module.eval()
     for size, grid in (((256, 128), (8, 4)), ((384, 128), (12, 4))):
-        cls_token, feat_map = backbone(torch.randn(2, 3, *size))
-        assert cls_token.shape == (2, 768)
-        assert feat_map.shape == (2, 768, size[0] // 16, size[1] // 16)
-        assert lem.blocks(feat_map).shape == (2, 1536, *grid)
+        cls_token, feat_map = backbone(torch.randn(1, 3, *size))
+        assert cls_token.shape == (1, 768)
+        assert feat_map.shape == (1, 768, size[0] // 16, size[1] // 16)
+        assert lem.blocks(feat_map).shape == (1, 1536, *grid)
         feats = lem((cls_token, feat_map))
-        logits = head(feats)
-        assert [tuple(x.shape) for x in logits] == [(2, 5), (2, 5)]
-    head.eval()
-    assert head.predict(feats)[0].pred_feature.shape == (2304, )
+        assert [tuple(x.shape) for x in feats] == [(1, 768), (1, 1536)]
+        logits = head(feats)  # the two training logits
+        assert [tuple(x.shape) for x in logits] == [(1, 5), (1, 5)]
+        assert head.predict(feats)[0].pred_feature.shape == (2304, )
 
 
 def test_lem_branch_reads_tokens_before_the_final_norm():
     torch.manual_seed(0)
-    backbone = HAPViTForLEM(arch=TINY_ARCH).eval()
-    lem = LocalityEnhancedModule(in_channels=32, out_channels=64).eval()
+    backbone = HAPViTForLEM(arch=TINY_ARCH)
+    lem = LocalityEnhancedModule(in_channels=32, out_channels=64)
+    backbone.eval()  # (mmpretrain's ViT.train returns None)
+    lem.eval()
     x = torch.randn(2, 3, 256, 128)
     with torch.no_grad():
         cls_before, conv_before = lem(backbone(x))

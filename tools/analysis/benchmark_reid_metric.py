@@ -54,8 +54,7 @@ def _peak_mb() -> float:
 
 def run_variant(args) -> dict:
     """One variant in this process; returns its peak growth and time."""
-    from hap_mm.evaluation.functional import (reid_metrics,
-                                              reid_metrics_from_features)
+    from hap_mm.evaluation.functional import reid_metrics, reid_metrics_from_features
     torch.set_num_threads(args.threads)
     data = _features(args)
     before = _peak_mb()
@@ -132,8 +131,9 @@ def main() -> None:
         chunked, full = results
         same = all(chunked[k] == full[k]
                    for k in ('mAP', 'rank1', 'rank5', 'rank10'))
-        print(f'peak memory ratio chunked / full: '
-              f'{chunked["peak_above_features_mb"] / full["peak_above_features_mb"]:.3f}; '
+        mem_ratio = chunked['peak_above_features_mb'] / \
+            full['peak_above_features_mb']
+        print(f'peak memory ratio chunked / full: {mem_ratio:.3f}; '
               f'time ratio: {chunked["seconds"] / full["seconds"]:.3f}; '
               f'same metrics: {same}')
     if args.json:

@@ -11,6 +11,7 @@ _base_ = ['./hapvit-b_reid.py']
 model = dict(
     backbone=dict(type='HAPViTForLEM'),
     neck=dict(
+        _delete_=True,
         type='LocalityEnhancedModule',
         in_channels=768,
         out_channels=1536,
