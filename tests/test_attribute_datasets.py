@@ -208,3 +208,14 @@ def test_rap_reads_the_same_format_from_rap_dataset(tmp_path, monkeypatch):
 def test_missing_annotation_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='dataset.pkl'):
         RAP(str(tmp_path))
+
+
+def test_uncertain_label_2_reads_as_0(tmp_path, monkeypatch):
+    # RELEASE_DOWNSTREAM.md 2.2: the release maps label value 2 to 0
+    labels = np.array([[1, 2, 1, 1], [0, 0, 0, 2], [2, 1, 0, 0],
+                       [0, 1, 1, 0], [1, 0, 0, 1], [0, 0, 1, 1]])
+    _write_dataset_pkl(tmp_path / 'dataset.pkl', monkeypatch, label=labels)
+    ds = PETA(str(tmp_path), split='trainval', attributes=None)
+    np.testing.assert_array_equal(
+        ds.get_label_matrix(),
+        [[1, 0, 1, 1], [0, 0, 0, 0], [0, 1, 0, 0], [0, 1, 1, 0]])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from hap_mm.evaluation import ReIDMetric, reid_metrics
+from hap_mm.evaluation import ReIDMetric, reid_metrics, reid_metrics_from_features
 
 
 def _reference(distmat, q_pids, g_pids, q_camids, g_camids):
@@ -104,21 +104,78 @@ def _sample(feature, pid, camid, is_query):
         is_query=is_query)
 
 
-@pytest.mark.parametrize('distance,m_ap', [('euclidean', 50.0),
-                                           ('cosine', 100.0)])
-def test_reid_metric_splits_query_gallery_and_uses_the_distance(
-        distance, m_ap):
-    # the true match is far in L2 but parallel to the query
+def test_reid_metric_ranks_l2_normalised_features():
+    # the true match is far in L2 but parallel to the query: it ranks first
+    # only once the features are L2-normalised (the release's FEAT_NORM)
     samples = [
         _sample([1.0, 0.0], 1, 0, True),
         _sample([10.0, 1.0], 1, 1, False),
         _sample([0.5, 0.5], 2, 1, False),
     ]
-    metric = ReIDMetric(distance=distance)
+    metric = ReIDMetric(chunk_size=1)
     metric.process({}, samples)
     out = metric.compute_metrics(metric.results)
     assert set(out) == {'mAP', 'rank1', 'rank5', 'rank10'}
-    assert out['mAP'] == pytest.approx(m_ap)
+    assert out['mAP'] == pytest.approx(100.0)
+
+
+def _normalised_sq_euclidean(query, gallery):
+    """Squared L2 distances of L2-normalised rows, float64 numpy."""
+    q = query / np.linalg.norm(query, axis=1, keepdims=True)
+    g = gallery / np.linalg.norm(gallery, axis=1, keepdims=True)
+    return ((q[:, None, :] - g[None, :, :])**2).sum(-1)
+
+
+def _ties_case(rng, num_q, num_g):
+    """Features with four ones among 12 dims: every distance is one of a few
+    exactly representable values, so many gallery entries tie."""
+    def rows(n):
+        out = np.zeros((n, 12), np.float32)
+        for row in out:
+            row[rng.choice(12, 4, replace=False)] = 1.0
+        return out
+    return rows(num_q), rows(num_g)
+
+
+@pytest.mark.parametrize('case', ['random', 'ties'])
+def test_chunked_features_metric_equals_full_matrix(case):
+    rng = np.random.RandomState(1)
+    num_q, num_g = 37, 90
+    if case == 'random':
+        query = rng.randn(num_q, 16).astype(np.float32)
+        gallery = rng.randn(num_g, 16).astype(np.float32)
+    else:
+        query, gallery = _ties_case(rng, num_q, num_g)
+        assert len(np.unique(_normalised_sq_euclidean(query, gallery))) < 10
+    # few ids and cameras: many same-pid same-camera gallery entries
+    q_pids, g_pids = rng.randint(0, 6, num_q), rng.randint(0, 6, num_g)
+    q_cams, g_cams = rng.randint(0, 2, num_q), rng.randint(0, 2, num_g)
+    assert ((q_pids[:, None] == g_pids) & (q_cams[:, None] == g_cams)).any()
+    distmat = _normalised_sq_euclidean(query, gallery)
+    full = reid_metrics(distmat, q_pids, g_pids, q_cams, g_cams, max_rank=20)
+    m_ap, ranks = _reference(distmat, q_pids, g_pids, q_cams, g_cams)
+    assert full['mAP'] == pytest.approx(m_ap)
+    assert full['rank1'] == pytest.approx(ranks[1])
+    for chunk_size in (None, 1, 7, 37, 100):
+        out = reid_metrics_from_features(
+            torch.from_numpy(query), gallery, q_pids, g_pids, q_cams, g_cams,
+            max_rank=20, chunk_size=chunk_size)
+        assert set(out) == set(full)
+        assert out['num_valid_queries'] == full['num_valid_queries']
+        for key in ('mAP', 'rank1', 'rank5', 'rank10'):
+            assert out[key] == pytest.approx(full[key], abs=1e-9), key
+        np.testing.assert_allclose(out['cmc'], full['cmc'])
+
+
+def test_features_metric_checks_shapes():
+    with pytest.raises(ValueError, match='g_camids'):
+        reid_metrics_from_features(
+            np.ones((1, 4)), np.ones((3, 4)), np.array([1]),
+            np.array([1, 2, 3]), np.array([0]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r'\(G, C\)'):
+        reid_metrics_from_features(
+            np.ones((1, 4)), np.ones((3, 5)), np.array([1]),
+            np.array([1, 2, 3]), np.array([0]), np.array([0, 1, 1]))
 
 
 def test_reid_metric_needs_pid_camid_and_query_flag():

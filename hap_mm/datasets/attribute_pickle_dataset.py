@@ -5,6 +5,7 @@ import pickle
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 
 from .pedestrian_attribute_dataset import PedestrianAttributeDataset
@@ -170,5 +171,14 @@ class AttributePickleDataset(PedestrianAttributeDataset):
         if columns is not None:
             labels = labels[:, columns]
             attr_names = [attr_names[c] for c in columns]
-        return ([str(image_names[i]) for i in indices], labels[indices],
+        labels = labels[indices]
+        uncertain = labels == 2
+        if uncertain.any():
+            # the release's loader (Rethinking_of_PAR pedes.py) reads 2 as 0
+            print_log(
+                f'{path}: {int(uncertain.sum())} labels of value 2 '
+                f'(uncertain) in split {self.split!r} read as 0',
+                logger='current')
+            labels = np.where(uncertain, 0, labels)
+        return ([str(image_names[i]) for i in indices], labels,
                 [str(a) for a in attr_names])

@@ -6,8 +6,9 @@ from .hooks import (
 )
 from .model_wrappers import HAPDistributedDataParallel
 from .runner import HAPRunner
+from .schedulers import TimmCosineLR
 
 __all__ = [
     'DataIssueLoggerHook', 'HAPCheckpointHook', 'HAPDistributedDataParallel',
-    'HAPRunner', 'NonFiniteLossError', 'NonFiniteLossHook'
+    'HAPRunner', 'NonFiniteLossError', 'NonFiniteLossHook', 'TimmCosineLR'
 ]

@@ -1,15 +1,16 @@
-from .backbones import HAPViT, HAPViTMoE
-from .heads import HAPPretrainHead, ReIDHead
+from .backbones import HAPViT, HAPViTForLEM, HAPViTMoE
+from .heads import HAPPretrainHead, MultiBranchReIDHead, ReIDHead
 from .losses import (
                      HardMiningTripletLoss,
                      PositiveRatioBCELoss,
                      StructureInvariantAlignLoss,
 )
-from .necks import HAPPretrainDecoder
+from .necks import HAPPretrainDecoder, LocalityEnhancedModule
 from .selfsup import HAP
 
 __all__ = [
     'HAP', 'HAPViT', 'HAPViTMoE', 'HAPPretrainDecoder', 'HAPPretrainHead',
     'StructureInvariantAlignLoss', 'ReIDHead', 'HardMiningTripletLoss',
-    'PositiveRatioBCELoss'
+    'PositiveRatioBCELoss', 'HAPViTForLEM', 'LocalityEnhancedModule',
+    'MultiBranchReIDHead'
 ]

@@ -3,11 +3,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
 
-from ..functional import reid_metrics
+from ..functional import reid_metrics_from_features
 
 _SAMPLE_KEYS = ('pid', 'camid', 'is_query')
 
@@ -17,16 +16,19 @@ class ReIDMetric(BaseMetric):
     """mAP and rank-1/5/10 over one query + gallery evaluation set.
 
     Every data sample must carry ``pred_feature`` (the model's (C,) embedding,
-    e.g. from :class:`ReIDHead`) and the metainfo ``pid``, ``camid`` and
-    ``is_query`` (the ReID datasets provide them; ``PackInputs`` must list
-    them in ``meta_keys``). Samples with ``is_query`` form the query set, the
-    rest the gallery; the metric is :func:`reid_metrics` (Market-1501
-    protocol) on their distance matrix.
+    e.g. from :class:`ReIDHead` or :class:`MultiBranchReIDHead`) and the
+    metainfo ``pid``, ``camid`` and ``is_query`` (the ReID datasets provide
+    them; ``PackInputs`` must list them in ``meta_keys``). Samples with
+    ``is_query`` form the query set, the rest the gallery; the metric is
+    :func:`reid_metrics_from_features` (L2-normalised features ranked by
+    squared Euclidean distance, Market-1501 protocol), computed one chunk of
+    queries at a time so that the query x gallery distance matrix is never
+    held whole.
 
     Args:
-        distance (str): 'euclidean' (L2 distance of the features) or
-            'cosine' (1 - cosine similarity).
-        max_rank (int): CMC length passed to :func:`reid_metrics`.
+        max_rank (int): CMC length passed to the metric function.
+        chunk_size (int, optional): Queries per chunk; by default as many as
+            fit in about 256 MB of work memory.
         collect_device (str): 'cpu' or 'gpu', for gathering results.
         prefix (str, optional): Metric name prefix; defaults to 'reid'.
     """
@@ -34,16 +36,13 @@ class ReIDMetric(BaseMetric):
     default_prefix: Optional[str] = 'reid'
 
     def __init__(self,
-                 distance: str = 'euclidean',
                  max_rank: int = 50,
+                 chunk_size: Optional[int] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        if distance not in ('euclidean', 'cosine'):
-            raise ValueError("distance must be 'euclidean' or 'cosine', got "
-                             f'{distance!r}')
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.distance = distance
         self.max_rank = max_rank
+        self.chunk_size = chunk_size
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Keep each sample's feature (C,), pid, camid and query flag."""
@@ -60,14 +59,6 @@ class ReIDMetric(BaseMetric):
                 **{k: sample[k] for k in _SAMPLE_KEYS}
             })
 
-    def distances(self, query: torch.Tensor,
-                  gallery: torch.Tensor) -> torch.Tensor:
-        """Distance matrix (Q, G) between query (Q, C) and gallery (G, C)."""
-        if self.distance == 'cosine':
-            return 1 - F.normalize(query, dim=1) @ F.normalize(
-                gallery, dim=1).T
-        return torch.cdist(query, gallery)
-
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         is_query = np.array([bool(r['is_query']) for r in results])
         if is_query.all() or not is_query.any():
@@ -79,7 +70,8 @@ class ReIDMetric(BaseMetric):
         pids = np.array([int(r['pid']) for r in results])
         camids = np.array([int(r['camid']) for r in results])
         q, g = torch.from_numpy(is_query), torch.from_numpy(~is_query)
-        distmat = self.distances(feats[q], feats[g]).numpy()
-        out = reid_metrics(distmat, pids[is_query], pids[~is_query],
-                           camids[is_query], camids[~is_query], self.max_rank)
+        out = reid_metrics_from_features(
+            feats[q], feats[g], pids[is_query], pids[~is_query],
+            camids[is_query], camids[~is_query], self.max_rank,
+            self.chunk_size)
         return {k: out[k] for k in ('mAP', 'rank1', 'rank5', 'rank10')}

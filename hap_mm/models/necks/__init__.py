@@ -1,3 +1,4 @@
 from .hap_pretrain_decoder import HAPPretrainDecoder
+from .locality_enhanced_module import LocalityEnhancedModule
 
-__all__ = ['HAPPretrainDecoder']
+__all__ = ['HAPPretrainDecoder', 'LocalityEnhancedModule']

@@ -3,11 +3,12 @@
 dataset_type = 'PETA'
 data_root = 'data/PETA/'
 
+# Resize (bilinear) -> Pad 10 + RandomCrop -> HFlip, as the release.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(192, 256)),  # (w, h)
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomCrop', crop_size=(256, 192), padding=10),  # (h, w)
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
@@ -17,7 +18,7 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=16,
+    batch_size=8,  # per GPU, 8 GPUs
     num_workers=8,
     persistent_workers=True,
     pin_memory=True,
@@ -39,6 +40,7 @@ val_dataloader = dict(
         split='test',
         test_mode=True,
         pipeline=test_pipeline))
-val_evaluator = dict(type='AttributeMetric', threshold=0.5)
+# The test split (see the schedule): numbers logged as attribute_test/*.
+val_evaluator = dict(type='AttributeMetric', threshold=0.5, prefix='attribute_test')
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

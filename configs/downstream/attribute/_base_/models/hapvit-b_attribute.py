@@ -1,5 +1,10 @@
-# HAPViT-B/16 CLS token + linear multi-label head with positive-ratio
-# weighted BCE; PositiveRatioHook fills the weights from the training labels.
+# The HAP release's attribute model (Rethinking_of_PAR, backbone vit_b, head
+# 'linear'): HAPViT-B/16 at 256x192 (16x12 patches; the 16x8 pre-trained
+# position embedding is resized bicubic with the CLS slot kept), drop path 0;
+# the patch tokens after the final LayerNorm, average-pooled (no CLS token),
+# feed a Linear head (PyTorch default init, no BN); positive-ratio weighted
+# BCE (exp(1 - r) / exp(r), summed over attributes, averaged over images).
+# PositiveRatioHook fills r from the training labels.
 # Set head.num_classes and head.loss.num_classes to the attribute count.
 model = dict(
     type='ImageClassifier',
@@ -13,12 +18,13 @@ model = dict(
         img_size=(256, 192),
         patch_size=16,
         pos_embed_type='learned',
-        drop_path_rate=0.1,
-        out_type='cls_token'),
-    neck=None,
+        drop_path_rate=0.0,
+        out_type='featmap'),
+    neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='MultiLabelLinearClsHead',
         num_classes=26,
         in_channels=768,
-        loss=dict(type='PositiveRatioBCELoss', num_classes=26)))
+        loss=dict(type='PositiveRatioBCELoss', num_classes=26),
+        init_cfg=None))
 custom_hooks = [dict(type='PositiveRatioHook')]

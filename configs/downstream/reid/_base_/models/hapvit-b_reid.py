@@ -1,6 +1,8 @@
-# HAPViT-B/16 CLS token + BNNeck head: ID cross-entropy with label
-# smoothing 0.1 on BN(f), batch-hard triplet loss (margin 0.3) on f.
-# Set head.num_classes to the number of training identities.
+# The HAP release's plain-ViT ReID model (vit_base_patch16,
+# [R]models/models_vit.py): the LN CLS token feeds both a Linear ID
+# classifier and the triplet loss (no BNNeck); loss 0.5 CE + 0.5 soft-margin
+# batch-hard triplet; test feature the LN CLS token (768-d), L2-normalised by
+# ReIDMetric. Set head.num_classes to the number of training identities.
 model = dict(
     type='ImageClassifier',
     data_preprocessor=dict(
@@ -17,14 +19,10 @@ model = dict(
         out_type='cls_token'),
     neck=None,
     head=dict(
-        type='ReIDHead',
+        type='MultiBranchReIDHead',
         num_classes=751,
-        in_channels=768,
-        loss_id=dict(
-            type='LabelSmoothLoss',
-            label_smooth_val=0.1,
-            mode='original',
-            loss_weight=1.0),
+        in_channels=(768, ),
+        bnneck=False,
+        loss_id=dict(type='CrossEntropyLoss', loss_weight=0.5),
         loss_triplet=dict(
-            type='HardMiningTripletLoss', margin=0.3, loss_weight=1.0),
-        feature_after_bn=True))
+            type='HardMiningTripletLoss', margin=None, loss_weight=0.5)))
