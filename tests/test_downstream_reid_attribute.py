@@ -22,7 +22,6 @@ from hap_mm.models import (
     LocalityEnhancedModule,
     MultiBranchReIDHead,
     PositiveRatioBCELoss,
-    ReIDHead,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,23 +64,6 @@ def test_positive_ratio_bce_weights():
     expected = (bce * weight).sum() / 2
     assert loss(logits, target).item() == pytest.approx(expected.item())
     assert 'pos_ratio' in loss.state_dict()
-
-
-def test_reid_head_losses_and_retrieval_feature():
-    torch.manual_seed(0)
-    head = ReIDHead(num_classes=3, in_channels=8)
-    head.init_weights()
-    feats = (torch.randn(4, 8), )
-    samples = [DataSample().set_gt_label(i) for i in (0, 0, 2, 2)]
-    losses = head.loss(feats, samples)
-    assert set(losses) == {'loss_id', 'loss_triplet'}
-    assert not head.bn_neck.bias.requires_grad
-    head.eval()
-    out = head.predict(feats)
-    expected = head.bn_neck(feats[0])
-    assert torch.allclose(out[1].pred_feature, expected[1])
-    with pytest.raises(ValueError, match='num_classes'):
-        head.loss(feats, [DataSample().set_gt_label(3)] * 4)
 
 
 def test_soft_margin_triplet_loss():
@@ -139,6 +121,8 @@ def test_lem_head_averages_branches_ce_after_bn_triplet_before():
     assert losses['loss_triplet'].item() == pytest.approx(
         0.5 * (tri[0] + tri[1]).item() / 2, rel=1e-5)
     assert [bn.bias.requires_grad for bn in head.necks] == [False, False]
+    with pytest.raises(ValueError, match='num_classes'):
+        head.loss(feats, _samples([0, 0, 1, 3]))
     head.eval()
     out = head.predict(feats)
     assert torch.equal(out[1].pred_feature,

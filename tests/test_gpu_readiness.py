@@ -144,7 +144,7 @@ def test_hap_loss_from_the_batch_mask_equals_the_per_sample_route(
     # the pipeline-step route: masks in the data samples
     samples = [DataSample(mask=m) for m in batch['mask']]
     per_sample = model.loss(data['inputs'], samples)
-    assert set(from_batch) == {'loss_rec', 'loss_align'}
+    assert set(from_batch) == {'loss_rec', 'loss_align', 'align_infonce'}
     for key, value in per_sample.items():
         torch.testing.assert_close(from_batch[key], value)
 
@@ -367,7 +367,8 @@ def test_benchmark_amp_step_runs_in_bf16_on_cpu(benchmark, one_torch_thread):
     first_linear.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
     before = [p.detach().clone() for p in model.parameters()]
     benchmark.step_fn(model, x, mask, amp='bf16')()
-    assert dtypes == [torch.bfloat16]  # autocast was on
+    # autocast was on (one call per view on CPU's sequential default path)
+    assert dtypes and set(dtypes) == {torch.bfloat16}
     changed = [not torch.equal(a, p) for a, p in zip(before,
                                                      model.parameters())]
     assert sum(changed) > len(changed) // 2  # the optimiser stepped

@@ -1,5 +1,5 @@
 from .backbones import HAPViT, HAPViTForLEM, HAPViTMoE
-from .heads import HAPPretrainHead, MultiBranchReIDHead, ReIDHead
+from .heads import HAPPretrainHead, MultiBranchReIDHead
 from .losses import (
                      HardMiningTripletLoss,
                      PositiveRatioBCELoss,
@@ -10,7 +10,7 @@ from .selfsup import HAP
 
 __all__ = [
     'HAP', 'HAPViT', 'HAPViTMoE', 'HAPPretrainDecoder', 'HAPPretrainHead',
-    'StructureInvariantAlignLoss', 'ReIDHead', 'HardMiningTripletLoss',
+    'StructureInvariantAlignLoss', 'HardMiningTripletLoss',
     'PositiveRatioBCELoss', 'HAPViTForLEM', 'LocalityEnhancedModule',
     'MultiBranchReIDHead'
 ]
