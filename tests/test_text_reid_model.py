@@ -178,6 +178,16 @@ def test_config_trains_and_evaluates(tmp_path, tiny_bert, text_reid_tree,
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert runner.iter == 2
+    # Section 4.3: Adam without weight decay, the image ViT at 1e-4, the
+    # rest (BiLSTM, projection, classifier) at 1e-3.
+    optimizer = runner.optim_wrapper.optimizer
+    assert type(optimizer).__name__ == 'Adam'
+    lr_of = {id(p): g['lr'] for g in optimizer.param_groups
+             for p in g['params']}
+    assert all(g['weight_decay'] == 0 for g in optimizer.param_groups)
+    for name, param in runner.model.named_parameters():
+        expected = 1e-4 if name.startswith('image_backbone.') else 1e-3
+        assert lr_of[id(param)] == pytest.approx(expected), name
     metrics = runner.test()
     assert set(metrics) == {f't2i_test/{k}'
                             for k in ('R1', 'R5', 'R10', 'mAP', 'mINP')}
@@ -206,3 +216,22 @@ def test_vocab_encoder_needs_no_weights(tmp_path, text_reid_tree):
         embed_dims=8, lstm_dims=8, min_count=5)
     with pytest.raises(ValueError, match='vocabulary has 13 words'):
         smaller.load_state_dict(state)
+
+
+def test_image_embedding_is_max_of_unnormalised_patch_tokens(
+        tmp_path, tiny_bert, keep_default_scope):
+    cfg = _tiny_cfg('RSTPReid', tmp_path, tiny_bert, tmp_path / 'w')
+    assert cfg.model.image_backbone.img_size == (384, 128)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
+        # The tokens (CLS first) with the final norm skipped.
+        raw = MODELS.build(
+            dict(cfg.model.image_backbone, out_type='raw', final_norm=False))
+    raw.load_state_dict(model.image_backbone.state_dict())
+    model.eval()
+    raw.eval()
+    images = torch.randn(2, 3, 384, 128)
+    tokens = raw(images)[-1]
+    assert tokens.shape == (2, 1 + 24 * 8, 32)
+    expected = tokens[:, 1:].max(dim=1).values @ model.projection.weight.T
+    assert torch.allclose(model.embed_images(images), expected, atol=1e-5)
