@@ -235,3 +235,27 @@ def test_image_embedding_is_max_of_unnormalised_patch_tokens(
     assert tokens.shape == (2, 1 + 24 * 8, 32)
     expected = tokens[:, 1:].max(dim=1).values @ model.projection.weight.T
     assert torch.allclose(model.embed_images(images), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize('kind', sorted(CONFIG_OF))
+def test_schedule_decays_in_one_based_epochs_20_40_50(kind):
+    """Section 4.3: the release steps MultiStepLR([20, 40, 50]) at the start
+    of each epoch, so 1-based epochs 1-19 run at the base lr, 20-39 at
+    x0.1, 40-49 at x0.01, 50-60 at x0.001."""
+    from mmengine.registry import PARAM_SCHEDULERS
+    cfg = Config.fromfile(str(CONFIGS / CONFIG_OF[kind]))
+    assert cfg.train_cfg.max_epochs == 60
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=1.0)
+    (scheduler, ) = [
+        PARAM_SCHEDULERS.build(dict(s, optimizer=optimizer))
+        for s in cfg.param_scheduler
+    ]
+    lr_of_epoch = {}
+    for epoch in range(1, 61):  # 1-based
+        lr_of_epoch[epoch] = optimizer.param_groups[0]['lr']
+        scheduler.step()
+    for epoch, lr in lr_of_epoch.items():
+        expected = 1.0 if epoch < 20 else 0.1 if epoch < 40 else \
+            0.01 if epoch < 50 else 0.001
+        assert lr == pytest.approx(expected), epoch
