@@ -1,5 +1,6 @@
 """Text ReID model: ranking loss by hand, BiLSTM pooling, a tiny local
 BERT through the release config, and each config trained 2 iterations."""
+import ast
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,27 @@ def test_schedule_decays_in_one_based_epochs_20_40_50(kind):
         expected = 1.0 if epoch < 20 else 0.1 if epoch < 40 else \
             0.01 if epoch < 50 else 0.001
         assert lr == pytest.approx(expected), epoch
+
+
+def test_hap_mm_never_imports_transformers_at_module_level():
+    """transformers is optional: only function bodies may import it (a
+    subprocess cannot block it, since mmpretrain itself imports it once
+    it is installed)."""
+    package = Path(__file__).resolve().parents[1] / 'hap_mm'
+    for path in package.rglob('*.py'):
+        tree = ast.parse(path.read_text())
+        nodes = [n for n in tree.body]
+        while nodes:  # module level, incl. if / try / class bodies
+            node = nodes.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or '']
+            else:
+                names = []
+            assert not any(n.split('.')[0] == 'transformers' for n in names), \
+                path
+            nodes += [c for c in ast.iter_child_nodes(node)
+                      if isinstance(c, ast.stmt)]
