@@ -147,6 +147,11 @@ if __name__ == '__main__':
                 r for r in parse_requirements('optional.txt')
                 if r.startswith(('mediapipe', 'opencv-contrib-python'))
             ],
+            # BERT text encoder of text-to-image person retrieval
+            'text_reid': [
+                r for r in parse_requirements('optional.txt')
+                if r.startswith('transformers')
+            ],
         },
         zip_safe=False,
     )

@@ -338,3 +338,57 @@ def layer_decay_groups():
         return {n: (p, groups[id(p)]) for n, p in names.items()}
 
     return check
+
+
+REID_CROPS = sorted((REPO / 'tests' / 'data' / 'reid').glob('*.jpg'))
+# Person id and split of each image of the tiny text ReID trees.
+TEXT_REID_IMAGES = [(11, 'train'), (11, 'train'), (12, 'train'),
+                    (13, 'train'), (20, 'val'), (21, 'val'), (30, 'test'),
+                    (30, 'test'), (31, 'test')]
+_COLOURS = ('red', 'blue', 'green', 'black', 'white', 'grey', 'yellow',
+            'brown', 'pink')
+
+
+def _text_reid_tree(kind: str, root: Path) -> Path:
+    """A tiny CUHK-PEDES / ICFG-PEDES / RSTPReid tree in the public JSON
+    layout, images copied from the fixture person crops; ICFG-PEDES has no
+    val split and one caption per image, the others two."""
+    entries = []
+    for index, (pid, split) in enumerate(TEXT_REID_IMAGES):
+        if kind == 'ICFGPEDES' and split == 'val':
+            continue
+        colour = _COLOURS[index]
+        captions = [f'A person wearing a {colour} shirt and dark trousers.',
+                    f'The man has a {colour} top, he walks.']
+        if kind == 'CUHKPEDES':
+            entry = dict(split=split, captions=captions,
+                         file_path=f'CUHK01/{pid:04d}{index:03d}.png',
+                         processed_tokens=[c.lower().split()
+                                           for c in captions], id=pid)
+            rel = entry['file_path']
+        elif kind == 'ICFGPEDES':
+            entry = dict(id=pid, file_path=f'{split}/{pid:04d}/'
+                         f'{pid:04d}_{index:03d}_0.jpg',
+                         captions=captions[:1],
+                         processed_tokens=[captions[0].lower().split()],
+                         split=split)
+            rel = entry['file_path']
+        else:
+            entry = dict(id=pid, img_path=f'{pid:04d}_c{index}_0001.jpg',
+                         captions=captions, split=split)
+            rel = entry['img_path']
+        dest = root / 'imgs' / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REID_CROPS[index % len(REID_CROPS)], dest)
+        entries.append(entry)
+    ann = {'CUHKPEDES': 'reid_raw.json', 'ICFGPEDES': 'ICFG-PEDES.json',
+           'RSTPReid': 'data_captions.json'}[kind]
+    (root / ann).write_text(json.dumps(entries))
+    return root
+
+
+@pytest.fixture
+def text_reid_tree():
+    """``make(kind, root)``: builds a tiny text ReID tree of data set class
+    name ``kind`` under ``root`` and returns ``root``."""
+    return _text_reid_tree

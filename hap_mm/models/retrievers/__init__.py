@@ -1,0 +1,3 @@
+from .text_image_reid import TextImageReID
+
+__all__ = ['TextImageReID']
