@@ -1,20 +1,20 @@
 """Using a trained hap_mm model: build it from its config and checkpoint,
 embed images, search a gallery."""
 from .inference import (
-                        extract_features,
-                        file_sha256,
-                        init_model,
-                        list_images,
-                        load_image,
+    extract_features,
+    file_sha256,
+    init_model,
+    list_images,
+    load_image,
 )
 from .retrieval import (
-                        atomic_write_bytes,
-                        cached_gallery_features,
-                        chunked_topk,
-                        encode_png,
-                        gallery_key,
-                        market_identity,
-                        ranked_picture,
+    atomic_write_bytes,
+    cached_gallery_features,
+    chunked_topk,
+    encode_png,
+    gallery_key,
+    market_identity,
+    ranked_picture,
 )
 
 __all__ = [

@@ -232,8 +232,11 @@ def _embed(model, data: dict) -> torch.Tensor:
     if isinstance(head, (MultiBranchReIDHead, ReIDHead)):
         out = model.test_step(data)
         return torch.stack([s.pred_feature for s in out])
-    data = model.data_preprocessor(data, False)
-    feats = model.extract_feat(data['inputs'])
+    # one stacked batch: a list would be views to a self-supervised
+    # model's preprocessor (the test pipeline resizes to one size)
+    data = dict(data, inputs=torch.stack(data['inputs']))
+    inputs = model.data_preprocessor(data, False)['inputs']
+    feats = model.extract_feat(inputs)
     feat = feats[-1] if isinstance(feats, (tuple, list)) else feats
     if feat.ndim != 2:
         raise ValueError(
