@@ -387,7 +387,7 @@ def tiny_inference_model(tmp_path_factory):
         meta = {}
         if kind == 'attribute':
             meta['dataset_meta'] = dict(
-                classes=[f'attr{i}' for i in range(26)])
+                classes=[f'attribute_{i:02d}' for i in range(26)])
         checkpoint = folder / f'tiny_{kind}_{seed}.pth'
         torch.save(dict(state_dict=model.state_dict(), meta=meta),
                    checkpoint)

@@ -1,5 +1,10 @@
 """Using a trained hap_mm model: build it from its config and checkpoint,
 embed images, search a gallery."""
+from .attributes import (
+    attribute_names,
+    attribute_picture,
+    predict_attributes,
+)
 from .inference import (
     extract_features,
     file_sha256,
@@ -20,5 +25,6 @@ from .retrieval import (
 __all__ = [
     'init_model', 'extract_features', 'list_images', 'load_image',
     'file_sha256', 'chunked_topk', 'gallery_key', 'cached_gallery_features',
-    'market_identity', 'ranked_picture', 'atomic_write_bytes', 'encode_png'
+    'market_identity', 'ranked_picture', 'atomic_write_bytes', 'encode_png',
+    'predict_attributes', 'attribute_names', 'attribute_picture'
 ]

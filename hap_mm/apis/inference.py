@@ -209,7 +209,9 @@ def load_image(item: ImageInput) -> np.ndarray:
     return img
 
 
-def _batch(model, items: Sequence[ImageInput]) -> dict:
+def pack_batch(model, items: Sequence[ImageInput]) -> dict:
+    """Images through ``model.test_pipeline``, as a collated batch
+    (``inputs`` and ``data_samples`` lists) for ``test_step``."""
     samples = []
     for item in items:
         img = load_image(item)
@@ -278,7 +280,7 @@ def extract_features(model,
     out = []
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
-        feat = _embed(model, _batch(model, chunk)).float()
+        feat = _embed(model, pack_batch(model, chunk)).float()
         out.append(F.normalize(feat, dim=1).cpu())
         if bar is not None:
             for _ in chunk:
