@@ -36,8 +36,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--threshold', type=float, default=None,
         help='Probability at or above which an attribute is reported '
         "(default: the config's test_evaluator threshold, else 0.5).")
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--batch-size', type=int, default=32, help='Images per forward.')
+    parser.add_argument(
+        '--device', default='cpu', help='Where the model runs (cpu, cuda).')
     parser.add_argument(
         '--no-progress', action='store_true', help='No progress bar.')
     return parser.parse_args(argv)

@@ -39,10 +39,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--query', required=True, help='A query image or a folder of them.')
     parser.add_argument(
         '--gallery', required=True, help='The folder of gallery images.')
-    parser.add_argument('--topk', type=int, default=10)
+    parser.add_argument(
+        '--topk', type=int, default=10,
+        help='Gallery images to rank per query.')
     parser.add_argument('--out', required=True, help='Output folder.')
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--batch-size', type=int, default=32, help='Images per forward.')
+    parser.add_argument(
+        '--device', default='cpu', help='Where the model runs (cpu, cuda).')
     parser.add_argument(
         '--chunk-size', type=int, default=4096,
         help='Gallery rows per top-k step (bounds the memory).')
