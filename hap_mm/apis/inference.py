@@ -224,28 +224,34 @@ def pack_batch(model, items: Sequence[ImageInput]) -> dict:
                 data_samples=[s['data_samples'] for s in samples])
 
 
-def _embed(model, data: dict) -> torch.Tensor:
-    """(B, C) embeddings of a packed batch, as the model's test path makes
-    them: a ReID head's ``pred_feature``; else the last output of
-    ``extract_feat`` (the pooled neck for attributes, the CLS token for
-    pre-training)."""
-    from hap_mm.models.heads import MultiBranchReIDHead, ReIDHead
-    head = getattr(model, 'head', None)
-    if isinstance(head, (MultiBranchReIDHead, ReIDHead)):
-        out = model.test_step(data)
-        return torch.stack([s.pred_feature for s in out])
-    # one stacked batch: a list would be views to a self-supervised
-    # model's preprocessor (the test pipeline resizes to one size)
-    data = dict(data, inputs=torch.stack(data['inputs']))
-    inputs = model.data_preprocessor(data, False)['inputs']
+def embed_tensor(model, inputs: torch.Tensor) -> torch.Tensor:
+    """L2-normalised embeddings (B, C) of preprocessed images (B, 3, H, W),
+    as the model's test path makes them: a ReID head's
+    ``retrieval_feature`` (what its ``predict`` gives as ``pred_feature``);
+    else the last output of ``extract_feat`` (the pooled neck for
+    attributes, the CLS token for pre-training). Tensor ops only, so it
+    traces for export."""
     feats = model.extract_feat(inputs)
-    feat = feats[-1] if isinstance(feats, (tuple, list)) else feats
+    head = getattr(model, 'head', None)
+    if hasattr(head, 'retrieval_feature'):
+        feat = head.retrieval_feature(feats)
+    else:
+        feat = feats[-1] if isinstance(feats, (tuple, list)) else feats
     if feat.ndim != 2:
         raise ValueError(
             f'{type(model).__name__}.extract_feat gave {tuple(feat.shape)} '
             'features, not (B, C): set the backbone\'s out_type to '
             "'cls_token' or add a pooling neck")
-    return feat
+    return F.normalize(feat.float(), dim=1)
+
+
+def _embed(model, data: dict) -> torch.Tensor:
+    """:func:`embed_tensor` of a packed batch, through the model's data
+    preprocessor."""
+    # one stacked batch: a list would be views to a self-supervised
+    # model's preprocessor (the test pipeline resizes to one size)
+    data = dict(data, inputs=torch.stack(data['inputs']))
+    return embed_tensor(model, model.data_preprocessor(data, False)['inputs'])
 
 
 @torch.no_grad()
@@ -280,8 +286,7 @@ def extract_features(model,
     out = []
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
-        feat = _embed(model, pack_batch(model, chunk)).float()
-        out.append(F.normalize(feat, dim=1).cpu())
+        out.append(_embed(model, pack_batch(model, chunk)).cpu())
         if bar is not None:
             for _ in chunk:
                 bar.update()

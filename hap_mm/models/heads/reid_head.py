@@ -77,15 +77,19 @@ class ReIDHead(BaseModule):
             loss_id=self.loss_id(logits, labels),
             loss_triplet=self.loss_triplet(feat, labels))
 
+    def retrieval_feature(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """The test-time feature (B, C): BN(f) or f (``feature_after_bn``),
+        before L2 normalisation."""
+        feat = self.pre_logits(feats)
+        return self.bn_neck(feat) if self.feature_after_bn else feat
+
     def predict(
             self,
             feats: Tuple[torch.Tensor],
             data_samples: Optional[List[Optional[DataSample]]] = None
     ) -> List[DataSample]:
         """Samples with ``pred_feature`` (C,) set, for retrieval."""
-        feat = self.pre_logits(feats)
-        if self.feature_after_bn:
-            feat = self.bn_neck(feat)
+        feat = self.retrieval_feature(feats)
         if data_samples is None:
             data_samples = [None] * feat.shape[0]
         out = []
