@@ -6,7 +6,8 @@ unmasked image). The export is run on random images with onnxruntime and
 compared with PyTorch; the max abs difference is printed and the file is
 written only when it is at most --tolerance.
 
-    python tools/deployment/export_onnx.py CONFIG CKPT --out model.onnx [--dynamic-batch]
+    python tools/deployment/export_onnx.py CONFIG CKPT --out model.onnx \\
+        [--dynamic-batch]
 
 Needs the optional packages onnx and onnxruntime (requirements/optional.txt).
 """
