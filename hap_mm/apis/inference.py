@@ -104,8 +104,6 @@ def init_model(config,
     if _is_pretrain(cfg):
         cfg.model.backbone.out_type = 'cls_token'
     from mmpretrain.registry import MODELS
-
-    import hap_mm  # noqa: F401  (registers hap_mm's modules)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
         model.test_pipeline = Compose(_test_pipeline(cfg))
