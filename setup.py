@@ -152,6 +152,11 @@ if __name__ == '__main__':
                 r for r in parse_requirements('optional.txt')
                 if r.startswith('transformers')
             ],
+            # ONNX export (tools/deployment/export_onnx.py)
+            'onnx': [
+                r for r in parse_requirements('optional.txt')
+                if r.startswith('onnx')
+            ],
         },
         zip_safe=False,
     )

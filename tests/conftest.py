@@ -392,3 +392,60 @@ def text_reid_tree():
     """``make(kind, root)``: builds a tiny text ReID tree of data set class
     name ``kind`` under ``root`` and returns ``root``."""
     return _text_reid_tree
+
+
+# ------------------------------------------------------ inference (apis)
+INFER_ARCH = dict(
+    embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+INFER_CONFIGS = {
+    'reid': 'configs/downstream/reid/hapvit-b_1xb64-100e_market1501-256x128.py',
+    'reid-lem':
+    'configs/downstream/reid/hapvit-b-lem_1xb64-100e_market1501-256x128.py',
+    'attribute':
+    'configs/downstream/attribute/hapvit-b_8xb8-55e_pa100k-256x192.py',
+}
+
+
+@pytest.fixture(scope='session')
+def tiny_inference_model(tmp_path_factory):
+    """``make(kind, seed=0)`` -> (config file, checkpoint file): the real
+    ReID ('reid', 'reid-lem') or attribute ('attribute') config with a
+    2-layer 32-dim ViT (a 64-channel LEM branch, 4 identities / 26
+    attributes), saved with a randomly initialised model as an mmengine
+    checkpoint (``state_dict`` + ``meta``)."""
+    from mmengine.config import Config
+
+    from hap_mm.apis import init_model
+    made = {}
+
+    def make(kind: str, seed: int = 0):
+        if (kind, seed) in made:
+            return made[kind, seed]
+        cfg = Config.fromfile(REPO / INFER_CONFIGS[kind])
+        cfg.model.backbone.arch = INFER_ARCH
+        cfg.model.backbone.init_cfg = None
+        dims = INFER_ARCH['embed_dims']
+        if kind.startswith('reid'):
+            channels = [dims]
+            if cfg.model.neck is not None:  # ViT-lem
+                cfg.model.neck.update(in_channels=dims, out_channels=2 * dims)
+                channels.append(2 * dims)
+            cfg.model.head.update(in_channels=tuple(channels), num_classes=4)
+        else:
+            cfg.model.head.in_channels = dims
+        folder = tmp_path_factory.mktemp(f'infer_{kind}')
+        config = folder / f'tiny_{kind}.py'
+        cfg.dump(str(config))
+        torch.manual_seed(seed)
+        model = init_model(str(config))
+        meta = {}
+        if kind == 'attribute':
+            meta['dataset_meta'] = dict(
+                classes=[f'attribute_{i:02d}' for i in range(26)])
+        checkpoint = folder / f'tiny_{kind}_{seed}.pth'
+        torch.save(dict(state_dict=model.state_dict(), meta=meta),
+                   checkpoint)
+        made[kind, seed] = (config, checkpoint)
+        return made[kind, seed]
+
+    return make

@@ -171,7 +171,9 @@ HELP_CHECKED = [
     'tools/analysis/mask_statistics.py', 'tools/analysis/summarize_run.py',
     'tools/data/coco_to_release.py', 'tools/data/build_demo_data.py',
     'tools/visualization/show_masks.py',
-    'tools/visualization/show_reconstruction.py'
+    'tools/visualization/show_reconstruction.py',
+    'tools/infer/reid_search.py', 'tools/infer/attributes.py',
+    'tools/deployment/export_onnx.py'
 ]
 
 

@@ -119,13 +119,18 @@ class MultiBranchReIDHead(BaseModule):
             self.loss_triplet(feat, labels) for feat in branch_feats) / num
         return dict(loss_id=loss_id, loss_triplet=loss_triplet)
 
+    def retrieval_feature(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """The test-time feature concat_k f_k, (B, sum of C_k), before BN
+        and before L2 normalisation."""
+        return torch.cat(self.pre_logits(feats), dim=1)
+
     def predict(
             self,
             feats: Tuple[torch.Tensor],
             data_samples: Optional[List[Optional[DataSample]]] = None
     ) -> List[DataSample]:
         """Samples with ``pred_feature`` = concat_k f_k (sum of C_k,)."""
-        feat = torch.cat(self.pre_logits(feats), dim=1)
+        feat = self.retrieval_feature(feats)
         if data_samples is None:
             data_samples = [None] * feat.shape[0]
         out = []

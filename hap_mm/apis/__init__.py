@@ -1,0 +1,30 @@
+"""Using a trained hap_mm model: build it from its config and checkpoint,
+embed images, search a gallery."""
+from .attributes import (
+    attribute_names,
+    attribute_picture,
+    predict_attributes,
+)
+from .inference import (
+    extract_features,
+    file_sha256,
+    init_model,
+    list_images,
+    load_image,
+)
+from .retrieval import (
+    atomic_write_bytes,
+    cached_gallery_features,
+    chunked_topk,
+    encode_png,
+    gallery_key,
+    market_identity,
+    ranked_picture,
+)
+
+__all__ = [
+    'init_model', 'extract_features', 'list_images', 'load_image',
+    'file_sha256', 'chunked_topk', 'gallery_key', 'cached_gallery_features',
+    'market_identity', 'ranked_picture', 'atomic_write_bytes', 'encode_png',
+    'predict_attributes', 'attribute_names', 'attribute_picture'
+]
