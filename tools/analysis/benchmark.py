@@ -69,7 +69,7 @@ from hap_mm.datasets import find_mask_generator, hap_collate
 from hap_mm.datasets.coco_keypoints import BODY_PARTS
 from hap_mm.datasets.keypoint_io import keypoints_from_object, safe_load_npy
 from hap_mm.datasets.transforms import PartAwareMaskGenerator
-from hap_mm.utils import load_config
+from hap_mm.utils import HelpFormatter, load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ARCHS = {
@@ -533,27 +533,36 @@ def mask_times(num: int, repeats: int) -> Dict[str, float]:
 
 # ------------------------------------------------------------------ main
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument('--quick', action='store_true',
-                        help='ViT-S, small batch, few repeats (< 5 min)')
-    parser.add_argument('--json', help='write the results here')
-    parser.add_argument('--device', default='cpu', help='cpu or cuda')
-    parser.add_argument('--arch', choices=sorted(ARCHS), help='encoder size')
-    parser.add_argument('--batch-size', type=int, help='images per step')
-    parser.add_argument('--repeats', type=int, help='timed repeats')
+                        help='Use ViT-S, a small batch and few repeats '
+                        '(< 5 min).')
+    parser.add_argument('--json', help='Write the results here.')
+    parser.add_argument('--device', default='cpu',
+                        help='The device: cpu or cuda.')
+    parser.add_argument('--arch', choices=sorted(ARCHS),
+                        help='The encoder size (default: s with --quick, '
+                        'else b).')
+    parser.add_argument('--batch-size', type=int,
+                        help='Images per step (default: 8 with --quick, '
+                        '128 on CUDA, 32 on CPU).')
+    parser.add_argument('--repeats', type=int,
+                        help='Timed repeats (default: 3 with --quick, 10 on '
+                        'CUDA, 5 on CPU).')
     parser.add_argument(
         '--num-images', type=int, default=256,
-        help='images per data-loader batch in the pipeline and mask '
-        'timings (the 27 demo crops, cycled; the paper collates 512)')
+        help='Images per data-loader batch in the pipeline and mask '
+        'timings (the 27 demo crops, cycled; the paper collates 512).')
     parser.add_argument(
         '--pipeline-repeats', type=int, default=25,
-        help='timed rounds of the pipelines (about 0.2 s per pipeline and '
-        'round at 256 images; their noise is larger than the steps\')')
+        help='Timed rounds of the pipelines (about 0.2 s per pipeline and '
+        'round at 256 images; their noise is larger than the steps\').')
     parser.add_argument(
         '--amp', choices=['bf16', 'fp16', 'off'],
-        help='mixed precision of the training steps (torch.autocast, as '
+        help='Mixed precision of the training steps (torch.autocast, as '
         "the configs' AmpOptimWrapper); default fp16 on CUDA (what the "
-        'configs train with), off on CPU')
+        'configs train with), off on CPU.')
     parser.add_argument('--measure-mem', help=argparse.SUPPRESS)
     args = parser.parse_args()
     on_gpu = args.device.startswith('cuda')

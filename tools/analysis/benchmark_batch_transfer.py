@@ -31,18 +31,26 @@ from mmpretrain.registry import DATASETS, MODELS
 import hap_mm  # noqa: F401  (registers hap_mm modules)
 from hap_mm.datasets import build_mask_generator, find_mask_generator
 from hap_mm.datasets.hap_collate import hap_collate
-from hap_mm.utils import load_config
+from hap_mm.utils import HelpFormatter, load_config
 
 CONFIG = 'configs/hap/hap_vitb_lup.py'
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--batch-size', type=int, default=512)
-    parser.add_argument('--repeats', type=int, default=20)
-    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument(
-        '--data-root', default='data/demo', help='release-layout tree')
+        '--batch-size', type=int, default=512,
+        help='Images in the batch (the demo crops, cycled).')
+    parser.add_argument(
+        '--repeats', type=int, default=20,
+        help='Timed repeats; the median is reported.')
+    parser.add_argument(
+        '--device', default='cpu',
+        help='The device the batch is moved to: cpu or cuda.')
+    parser.add_argument(
+        '--data-root', default='data/demo',
+        help='The release-layout tree of the crops.')
     return parser.parse_args()
 
 

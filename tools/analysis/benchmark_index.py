@@ -37,6 +37,8 @@ from typing import List
 
 import numpy as np
 
+from hap_mm.utils import HelpFormatter
+
 VARIANTS = ('compact', 'compact_half', 'baseline')
 
 
@@ -121,15 +123,14 @@ def measure(variant: str, root: str, probes: int) -> dict:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument('--num', type=int, default=4180243,
-                        help='paths in the synthetic CFS list')
+                        help='Paths in the synthetic CFS list.')
     parser.add_argument('--baseline', action='store_true',
-                        help='also measure the list-of-dicts index')
+                        help='Also measure the list-of-dicts index.')
     parser.add_argument('--probes', type=int, default=100000,
-                        help='get_data_info calls timed')
-    parser.add_argument('--json', help='write the results here')
+                        help='The number of get_data_info calls timed.')
+    parser.add_argument('--json', help='Write the results here.')
     parser.add_argument('--worker', choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument('--root', help=argparse.SUPPRESS)
     return parser.parse_args()

@@ -31,6 +31,8 @@ import time
 import numpy as np
 import torch
 
+from hap_mm.utils import HelpFormatter
+
 
 def _features(args):
     """Query/gallery features, pids and cameras, made in place."""
@@ -96,22 +98,32 @@ def _child(args, variant: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--num-query', type=int, default=11659)
-    parser.add_argument('--num-gallery', type=int, default=82161)
-    parser.add_argument('--dim', type=int, default=768)
-    parser.add_argument('--num-ids', type=int, default=3060)
-    parser.add_argument('--num-cams', type=int, default=15)
-    parser.add_argument('--chunk-size', type=int, default=None)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument('--num-query', type=int, default=11659,
+                        help='The number of synthetic query features.')
+    parser.add_argument('--num-gallery', type=int, default=82161,
+                        help='The number of synthetic gallery features.')
+    parser.add_argument('--dim', type=int, default=768,
+                        help='The feature dimension.')
+    parser.add_argument('--num-ids', type=int, default=3060,
+                        help='The number of synthetic identities.')
+    parser.add_argument('--num-cams', type=int, default=15,
+                        help='The number of synthetic cameras.')
+    parser.add_argument('--chunk-size', type=int, default=None,
+                        help='Queries per chunk of the chunked variant '
+                        '(default: automatic).')
     parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads in each variant (default 1)')
-    parser.add_argument('--seed', type=int, default=0)
+                        help='Torch threads in each variant.')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='The seed of the synthetic features and '
+                        'labels.')
     parser.add_argument('--skip-full', action='store_true',
-                        help='only the chunked variant (the full matrix '
-                        'needs Q x G x 4 bytes, 3.8 GB at MSMT17 size)')
+                        help='Run only the chunked variant (the full matrix '
+                        'needs Q x G x 4 bytes, 3.8 GB at MSMT17 size).')
     parser.add_argument('--variant', choices=('chunked', 'full'),
                         help=argparse.SUPPRESS)
-    parser.add_argument('--json', help='also write the results here')
+    parser.add_argument('--json', help='Also write the results here.')
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(run_variant(args)))

@@ -31,24 +31,26 @@ from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS
 
 import hap_mm  # noqa: F401  (registers hap_mm modules)
-from hap_mm.utils import load_config
+from hap_mm.utils import HelpFormatter, load_config
 
 GIB = 2**30
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='a HAP pre-training config')
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument('config', help='A HAP pre-training config.')
     parser.add_argument(
         '--batch-sizes', type=int, nargs='+',
-        default=[64, 128, 256, 384, 512], help='per-GPU batch sizes')
+        default=[64, 128, 256, 384, 512],
+        help='The per-GPU batch sizes to estimate.')
     parser.add_argument(
         '--probe', type=int, nargs=2, default=[2, 4],
-        help='the two small batch sizes actually run')
-    parser.add_argument('--json', help='write the results here')
+        help='The two small batch sizes actually run.')
+    parser.add_argument('--json', help='Write the results here.')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help='key=value overrides (as tools/train.py)')
+        help='Override config settings, key=value (as tools/train.py).')
     return parser.parse_args()
 
 

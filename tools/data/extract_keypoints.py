@@ -65,6 +65,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from hap_mm.utils import HelpFormatter
+
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 NUM_KEYPOINTS = 17
 COCO_NAMES = (
@@ -685,70 +687,76 @@ def handle_batch(batch: List[dict], backend, args, tally: Tally,
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__,
+        formatter_class=HelpFormatter,
         epilog='See docs/data_preparation.md.')
     parser.add_argument(
-        'images', help='image folder (recursive) or a list file (.txt, .pkl)')
-    parser.add_argument('out', help='keypoint folder (release layout)')
+        'images',
+        help='The image folder (recursive) or a list file (.txt, .pkl).')
+    parser.add_argument('out', help='The keypoint folder (release layout).')
     parser.add_argument(
-        '--backend', choices=('mmpose', 'mediapipe'), required=True)
+        '--backend', choices=('mmpose', 'mediapipe'), required=True,
+        help='The keypoint model: a top-down mmpose model or BlazePose '
+        '(mediapipe, CPU).')
     parser.add_argument(
         '--image-root',
-        help='what the paths of a list file are relative to (default: the '
-        "list file's folder)")
+        help='What the paths of a list file are relative to (default: the '
+        "list file's folder).")
     parser.add_argument(
         '--jsonl',
-        help='also write a JSONL index (img_path relative to IMAGES); a '
-        'shard writes FILE.shard-i-of-n')
+        help='Also write a JSONL index (img_path relative to IMAGES); a '
+        'shard writes FILE.shard-i-of-n.')
     parser.add_argument(
         '--pose-config',
-        help='top-down mmpose config (file or mmpose::<path in its configs>)')
-    parser.add_argument('--pose-checkpoint', help='mmpose checkpoint')
+        help='The top-down mmpose config (file or mmpose::<path in its '
+        'configs>).')
+    parser.add_argument('--pose-checkpoint', help='The mmpose checkpoint.')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override pose config settings, e.g. '
-        'model.test_cfg.flip_test=False (about half the GPU time)')
+        help='Override pose config settings, e.g. '
+        'model.test_cfg.flip_test=False (about half the GPU time).')
     parser.add_argument(
         '--device',
         default='auto',
-        help='torch device for mmpose, e.g. cpu or cuda:0 (default: '
-        'cuda:LOCAL_RANK if CUDA is available, else cpu)')
+        help='The torch device for mmpose, e.g. cpu or cuda:0 (auto: '
+        'cuda:LOCAL_RANK if CUDA is available, else cpu).')
     parser.add_argument(
-        '--batch-size', type=int, default=64, help='images per model batch')
+        '--batch-size', type=int, default=64,
+        help='Images per model batch.')
     parser.add_argument(
         '--workers',
         type=int,
         default=min(8, os.cpu_count() or 1),
-        help='loader processes that check outputs and decode images '
-        '(0: in the main process)')
+        help='Loader processes that check outputs and decode images '
+        '(0: in the main process; by default one per CPU, at most 8).')
     parser.add_argument(
         '--shard',
-        help='i/n: take images i, i+n, i+2n, ... of the sorted list '
-        '(default: RANK/WORLD_SIZE under torchrun, else all)')
+        help='Shard i/n: take images i, i+n, i+2n, ... of the sorted list '
+        '(default: RANK/WORLD_SIZE under torchrun, else all).')
     parser.add_argument(
         '--min-person-score',
         type=float,
         default=0.0,
-        help='"no person" when no keypoint score exceeds this (default 0)')
+        help='Report "no person" when no keypoint score exceeds this.')
     parser.add_argument(
         '--reference',
-        help='keypoint folder (release layout) to score the outputs against '
-        'at the end: PCK of labelled joints, distances normalised by the '
-        "crop's width and height (e.g. the keypoints/ of coco_to_release.py)")
+        help='The keypoint folder (release layout) to score the outputs '
+        'against at the end: PCK of labelled joints, distances normalised '
+        "by the crop's width and height (e.g. the keypoints/ of "
+        'coco_to_release.py).')
     parser.add_argument(
-        '--pck-thr', type=float, default=0.2, help='PCK threshold (0.2)')
+        '--pck-thr', type=float, default=0.2, help='The PCK threshold.')
     parser.add_argument(
         '--overwrite',
         action='store_true',
-        help='redo images whose output already exists')
+        help='Redo images whose output already exists.')
     parser.add_argument(
         '--log',
-        help='problem log, one "kind<TAB>path<TAB>message" line per failed '
-        'or no-person image (default: OUT/extract_keypoints.log; a shard '
-        'adds .shard-i-of-n)')
+        help='The problem log, one "kind<TAB>path<TAB>message" line per '
+        'failed or no-person image (default: OUT/extract_keypoints.log; a '
+        'shard adds .shard-i-of-n).')
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error('--batch-size must be >= 1')

@@ -50,6 +50,8 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from hap_mm.utils import HelpFormatter
+
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 COCO_NAMES = (
     'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
@@ -349,36 +351,44 @@ def _ratio(text: str):
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0] + ' ' + __doc__.split('\n')[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('data_root', help='folder holding images/ and keypoints/')
+        description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument(
+        'data_root', help='The folder holding images/ and keypoints/.')
     parser.add_argument(
         '--cfs-list',
-        help="the release's CFS_list.pkl (default: every image under images/)")
+        help="The release's CFS_list.pkl (default: every image under "
+        'images/).')
     parser.add_argument(
         '--sample-ratio', type=_ratio, default=None,
-        help='fraction (float in (0, 1]) or number (int > 1) of the images to '
-        'check and index, as the dataset\'s sample_ratio: the first ones of '
-        'a --cfs-list, a random selection of a scan (default: 0.5 with '
-        '--cfs-list, the release\'s first half of CFS_list.pkl; 1 without)')
+        help='The fraction (float in (0, 1]) or number (int > 1) of the '
+        'images to check and index, as the dataset\'s sample_ratio: the '
+        'first ones of a --cfs-list, a random selection of a scan (default: '
+        '0.5 with --cfs-list, the release\'s first half of CFS_list.pkl; 1 '
+        'without).')
     parser.add_argument(
         '--sample-seed', type=int, default=0,
-        help='seed of the random selection from a scan')
-    parser.add_argument('--out', help='JSONL index to write (default: none)')
+        help='The seed of the random selection from a scan.')
+    parser.add_argument(
+        '--out', help='The JSONL index to write (default: none).')
     parser.add_argument(
         '--min-score', type=float, default=0.3,
-        help='keypoint score threshold for visibility and low confidence')
+        help='The keypoint score threshold for visibility and low '
+        'confidence.')
     parser.add_argument(
         '--drop-low-confidence', action='store_true',
-        help='leave low-confidence crops out of the index')
+        help='Leave low-confidence crops out of the index.')
     parser.add_argument(
         '--check-images', action='store_true',
-        help='decode every image (slow); otherwise only existence and size')
+        help='Decode every image (slow); otherwise check only existence and '
+        'size.')
     parser.add_argument(
-        '--log', help='write every problem as "kind<TAB>path<TAB>message"')
+        '--log',
+        help='Write every problem as "kind<TAB>path<TAB>message" to this '
+        'file.')
     parser.add_argument(
         '--workers', type=int, default=min(8, os.cpu_count() or 1),
-        help='checking processes')
+        help='The number of checking processes (at most 8, one per CPU by '
+        'default).')
     return parser.parse_args(argv)
 
 
