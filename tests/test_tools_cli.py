@@ -221,6 +221,7 @@ def test_help_formatter_shows_defaults_but_not_none_or_flags(
     out = capsys.readouterr().out
     text = ' '.join(out.split())
     assert 'The number of samples to draw. (default: 4)' in text
+    assert 'The random seed. (default: 0)' in text  # 0 == False, shown
     assert '(default: None)' not in text and '(default: False)' not in text
     # the docstring's usage line comes through unwrapped
     assert 'python tools/visualization/show_masks.py configs/hap/hap_demo.py' \

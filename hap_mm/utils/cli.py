@@ -9,6 +9,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
     (``None``) or the option is a flag (``False``)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False):
+        # ``is``: a default of 0 or 0.0 equals False but is shown
+        if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
