@@ -295,7 +295,6 @@ def _alive(pid: int) -> bool:
     return state not in ('Z', 'X')  # zombies hold no memory
 
 
-@pytest.mark.skipif(not Path('/proc/self/stat').exists(), reason='needs /proc')
 @pytest.mark.parametrize('sig', [signal.SIGKILL, signal.SIGTERM])
 def test_loader_workers_exit_when_the_extractor_is_killed(
         demo_root, tmp_path, sig):
