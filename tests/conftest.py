@@ -449,3 +449,20 @@ def tiny_inference_model(tmp_path_factory):
         return made[kind, seed]
 
     return make
+
+
+@pytest.fixture(scope='session')
+def mesh_body_files(tmp_path_factory) -> dict:
+    """Synthetic SMPL neutral/male/female ``.pkl`` files (real keys and
+    shapes, random values) and the two joint-regressor ``.npy`` files, written
+    once per session (see ``tests/helpers/mesh_files.py``).
+
+    Returns:
+        dict: ``model_dir`` (folder of ``SMPL_*.pkl``), ``smpl`` (gender ->
+        path), ``extra`` and ``h36m`` (regressor paths).
+    """
+    from helpers.mesh_files import write_joint_regressors, write_smpl_models
+    root = tmp_path_factory.mktemp('body_models')
+    smpl = write_smpl_models(str(root))
+    return dict(model_dir=str(root), smpl=smpl,
+                **write_joint_regressors(str(root)))
