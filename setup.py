@@ -157,6 +157,11 @@ if __name__ == '__main__':
                 r for r in parse_requirements('optional.txt')
                 if r.startswith('onnx')
             ],
+            # 3-D human mesh recovery (SMPL body model layer)
+            'mesh': [
+                r for r in parse_requirements('optional.txt')
+                if r.startswith('smplx')
+            ],
         },
         zip_safe=False,
     )
