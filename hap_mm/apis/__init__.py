@@ -6,12 +6,14 @@ from .attributes import (
     predict_attributes,
 )
 from .inference import (
+    check_state_dict,
     extract_features,
     file_sha256,
     init_model,
     list_images,
     load_image,
 )
+from .pose import estimate_poses, init_pose_inferencer, keypoint_names
 from .retrieval import (
     atomic_write_bytes,
     cached_gallery_features,
@@ -26,5 +28,7 @@ __all__ = [
     'init_model', 'extract_features', 'list_images', 'load_image',
     'file_sha256', 'chunked_topk', 'gallery_key', 'cached_gallery_features',
     'market_identity', 'ranked_picture', 'atomic_write_bytes', 'encode_png',
-    'predict_attributes', 'attribute_names', 'attribute_picture'
+    'predict_attributes', 'attribute_names', 'attribute_picture',
+    'check_state_dict', 'init_pose_inferencer', 'estimate_poses',
+    'keypoint_names'
 ]

@@ -42,13 +42,21 @@ def _is_pretrain(cfg: Config) -> bool:
     return cfg.model.get('type') == 'HAP'
 
 
-def _check_state_dict(model: torch.nn.Module, state: dict,
-                      checkpoint: str) -> None:
+def check_state_dict(model: torch.nn.Module,
+                     state: dict,
+                     checkpoint: str,
+                     allow_unexpected: bool = False) -> None:
     """Raise :class:`CheckpointLoadError` naming ``checkpoint`` and the
-    first keys that are missing, unexpected or of another shape."""
+    first keys that are missing, unexpected (unless ``allow_unexpected``)
+    or of another shape. A leading ``module.`` of the checkpoint's keys
+    (a DDP wrapper's) is ignored."""
     own = model.state_dict()
+    state = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in state.items()
+    }
     missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
+    unexpected = [] if allow_unexpected else sorted(set(state) - set(own))
     shapes = [
         f'{k} {tuple(state[k].shape)} in the checkpoint, '
         f'{tuple(own[k].shape)} in the model' for k in sorted(own)
@@ -118,7 +126,7 @@ def init_model(config,
             k[len('module.'):] if k.startswith('module.') else k: v
             for k, v in state.items()
         }
-        _check_state_dict(model, state, checkpoint)
+        check_state_dict(model, state, checkpoint)
         model.load_state_dict(state, strict=True)
         meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
         if isinstance(meta, dict) and isinstance(
