@@ -8,6 +8,7 @@ from .attributes import (
 from .inference import (
     check_state_dict,
     extract_features,
+    extract_text_features,
     file_sha256,
     init_model,
     list_images,
@@ -17,6 +18,7 @@ from .pose import estimate_poses, init_pose_inferencer, keypoint_names
 from .retrieval import (
     atomic_write_bytes,
     cached_gallery_features,
+    caption_picture,
     chunked_topk,
     encode_png,
     gallery_key,
@@ -30,5 +32,5 @@ __all__ = [
     'market_identity', 'ranked_picture', 'atomic_write_bytes', 'encode_png',
     'predict_attributes', 'attribute_names', 'attribute_picture',
     'check_state_dict', 'init_pose_inferencer', 'estimate_poses',
-    'keypoint_names'
+    'keypoint_names', 'extract_text_features', 'caption_picture'
 ]
