@@ -1,5 +1,6 @@
 """Using a trained hap_mm model: build it from its config and checkpoint,
-embed images, search a gallery."""
+embed images and captions, search a gallery, read attributes, estimate
+poses with a person detector."""
 from .attributes import (
     attribute_names,
     attribute_picture,
