@@ -189,4 +189,30 @@ def test_pose_cli_bad_input_writes_nothing(tiny_pose, script_main,
     # the detector's checkpoint where the pose one should be
     with pytest.raises(SystemExit, match='does not match the config'):
         pose([args[0], tiny_pose['det_checkpoint']] + args[2:])
+    # a detector checkpoint without a classification layer
+    state = torch.load(tiny_pose['det_checkpoint'],
+                       weights_only=True)['state_dict']
+    del state['bbox_head.rtm_cls.2.weight']
+    det_other = tmp_path / 'det_other.pth'
+    torch.save(dict(state_dict=state), det_other)
+    det_at = args.index('--det-checkpoint') + 1
+    with pytest.raises(SystemExit, match=(
+            f'{det_other} does not match the config: missing keys: '
+            r'bbox_head\.rtm_cls\.2\.weight$')):
+        pose(args[:det_at] + [det_other] + args[det_at + 1:])
     assert not out.exists()
+
+
+def test_detector_checkpoint_may_lack_batch_counters_and_have_extras(
+        tiny_pose, script_main, tmp_path):
+    state = torch.load(tiny_pose['det_checkpoint'],
+                       weights_only=True)['state_dict']
+    counters = [k for k in state if k.endswith('num_batches_tracked')]
+    assert counters
+    state = {k: v for k, v in state.items() if k not in counters}
+    state['ema_extra'] = torch.zeros(1)
+    det_ckpt = tmp_path / 'det_released.pth'
+    torch.save(dict(state_dict=state), det_ckpt)
+    m = dict(tiny_pose, det_checkpoint=det_ckpt)
+    report = script_main('tools/infer/pose.py')(_args(m, tmp_path / 'out'))
+    assert len(report['results'][0]['instances']) == 2

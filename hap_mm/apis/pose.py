@@ -58,7 +58,8 @@ def init_pose_inferencer(config,
     ``weights_only=True``) and would only warn about keys that do not fit;
     here the pose checkpoint must fit its config exactly and the detector's
     must give every key of its model with the right shape (extra keys, e.g.
-    of an EMA copy, are allowed).
+    of an EMA copy, and missing BatchNorm ``num_batches_tracked`` counters
+    are allowed).
 
     Args:
         config (str | Config): A hap_mm top-down pose config (e.g.
@@ -91,8 +92,16 @@ def init_pose_inferencer(config,
             det_weights=det_checkpoint, det_cat_ids=tuple(det_cat_ids),
             device=device)
     check_state_dict(inferencer.inferencer.model, pose_state, checkpoint)
-    check_state_dict(inferencer.inferencer.detector.model, det_state,
-                     det_checkpoint, allow_unexpected=True)
+    detector = inferencer.inferencer.detector.model
+    # BatchNorm's batch counter (absent from some released checkpoints)
+    # plays no part in inference
+    counters = {
+        k: v
+        for k, v in detector.state_dict().items()
+        if k.endswith('num_batches_tracked')
+    }
+    check_state_dict(detector, {**counters, **det_state}, det_checkpoint,
+                     allow_unexpected=True)
     return inferencer
 
 
