@@ -175,6 +175,10 @@ def test_pose_cli_bad_input_writes_nothing(tiny_pose, script_main,
     args = _args(tiny_pose, out)
     with pytest.raises(SystemExit, match=f'image {missing} not found'):
         pose(args[:3] + [missing] + args[3:])
+    corrupt = tmp_path / 'half.jpg'
+    corrupt.write_bytes(IMAGE.read_bytes()[:2000])
+    with pytest.raises(SystemExit, match=f'{corrupt}: truncated'):
+        pose(args[:3] + [corrupt] + args[3:])
     # a pose checkpoint with another head and without the last norm
     state = dict(tiny_pose['pose_state'])
     state['head.final_layer.weight'] = torch.zeros(14, 16, 1, 1)
