@@ -82,9 +82,10 @@ def init_model(config,
                unsafe_load: bool = False) -> torch.nn.Module:
     """A hap_mm model in eval mode, with the weights of ``checkpoint``.
 
-    Any hap_mm config: ReID (plain ViT or ViT-lem), attributes, or HAP
-    pre-training (then the backbone gives its final-norm CLS token: the
-    encoder's embedding of an unmasked image). The model is built in the
+    Any hap_mm config: ReID (plain ViT or ViT-lem), attributes, text ReID
+    (``TextImageReID``; BERT from its ``bert_path``), or HAP pre-training
+    (then the backbone gives its final-norm CLS token: the encoder's
+    embedding of an unmasked image). The model is built in the
     ``mmpretrain`` scope, as mmpretrain's ``get_model`` does, without
     ``init_weights`` (so no ``Pretrained`` backbone file is read).
 
