@@ -394,6 +394,32 @@ def text_reid_tree():
     return _text_reid_tree
 
 
+# Words of the text ReID fixture captions (tests/conftest.py text trees).
+BERT_WORDS = [
+    'a', 'person', 'wearing', 'shirt', 'and', 'dark', 'trousers', 'the',
+    'man', 'has', 'top', 'he', 'walks', 'red', 'blue', 'green', 'black',
+    'white', 'grey', 'yellow', 'brown', 'pink', '.', ','
+]
+
+
+@pytest.fixture(scope='session')
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer BERT (hidden 32, dropout 0.5) saved in Hugging Face format
+    with a vocab.txt of :data:`BERT_WORDS` written here."""
+    from transformers import BertConfig, BertModel
+    path = tmp_path_factory.mktemp('bert')
+    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + BERT_WORDS
+    (path / 'vocab.txt').write_text('\n'.join(vocab) + '\n')
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32,
+                        num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128,
+                        hidden_dropout_prob=0.5,
+                        attention_probs_dropout_prob=0.5)
+    BertModel(config, add_pooling_layer=False).save_pretrained(path)
+    return path
+
+
 # ------------------------------------------------------ inference (apis)
 INFER_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)

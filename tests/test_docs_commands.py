@@ -91,7 +91,7 @@ def test_documented_command_is_real(doc, command):
                               text=True)
         assert proc.returncode == 2 and 'usage' in proc.stderr
     elif prog == 'mim':
-        assert args[0] in ('train', 'test', 'search', 'install')
+        assert args[0] in ('train', 'test', 'search', 'install', 'download')
     elif prog == 'wget':
         # downloads name their folder; the chain test checks the file name
         assert args[0] == '-P' and args[2].startswith('https://'), command

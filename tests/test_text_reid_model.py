@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
-from transformers import BertConfig, BertModel
+from transformers import BertModel
 
 import hap_mm  # noqa: F401  (registers the modules)
 from hap_mm.models import CrossModalRankingLoss, VocabBiLSTMTextEncoder
@@ -22,28 +22,8 @@ CONFIG_OF = {
     'ICFGPEDES': 'hapvit-b_bert-bilstm_1xb64-60e_icfg-pedes-384x128.py',
     'RSTPReid': 'hapvit-b_bert-bilstm_1xb64-60e_rstpreid-384x128.py',
 }
-WORDS = ['a', 'person', 'wearing', 'shirt', 'and', 'dark', 'trousers', 'the',
-         'man', 'has', 'top', 'he', 'walks', 'red', 'blue', 'green', 'black',
-         'white', 'grey', 'yellow', 'brown', 'pink', '.', ',']
 TINY_VIT = dict(embed_dims=32, num_layers=1, num_heads=2,
                 feedforward_channels=64)
-
-
-@pytest.fixture(scope='module')
-def tiny_bert(tmp_path_factory) -> Path:
-    """A 2-layer BERT (hidden 32, dropout 0.5) saved in Hugging Face format
-    with a vocab.txt written here."""
-    path = tmp_path_factory.mktemp('bert')
-    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + WORDS
-    (path / 'vocab.txt').write_text('\n'.join(vocab) + '\n')
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32,
-                        num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128,
-                        hidden_dropout_prob=0.5,
-                        attention_probs_dropout_prob=0.5)
-    BertModel(config, add_pooling_layer=False).save_pretrained(path)
-    return path
 
 
 # Rows: image anchors, columns: texts; pair labels 0, 0, 1, 2; margin 0.2.

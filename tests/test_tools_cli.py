@@ -173,6 +173,7 @@ HELP_CHECKED = [
     'tools/visualization/show_masks.py',
     'tools/visualization/show_reconstruction.py',
     'tools/infer/reid_search.py', 'tools/infer/attributes.py',
+    'tools/infer/pose.py', 'tools/infer/text_search.py',
     'tools/deployment/export_onnx.py',
     'tools/data/prepare_lup.py', 'tools/data/extract_keypoints.py',
     'tools/analysis/benchmark.py', 'tools/analysis/benchmark_index.py',

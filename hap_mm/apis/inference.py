@@ -42,13 +42,21 @@ def _is_pretrain(cfg: Config) -> bool:
     return cfg.model.get('type') == 'HAP'
 
 
-def _check_state_dict(model: torch.nn.Module, state: dict,
-                      checkpoint: str) -> None:
+def check_state_dict(model: torch.nn.Module,
+                     state: dict,
+                     checkpoint: str,
+                     allow_unexpected: bool = False) -> None:
     """Raise :class:`CheckpointLoadError` naming ``checkpoint`` and the
-    first keys that are missing, unexpected or of another shape."""
+    first keys that are missing, unexpected (unless ``allow_unexpected``)
+    or of another shape. A leading ``module.`` of the checkpoint's keys
+    (a DDP wrapper's) is ignored."""
     own = model.state_dict()
+    state = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in state.items()
+    }
     missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
+    unexpected = [] if allow_unexpected else sorted(set(state) - set(own))
     shapes = [
         f'{k} {tuple(state[k].shape)} in the checkpoint, '
         f'{tuple(own[k].shape)} in the model' for k in sorted(own)
@@ -74,9 +82,10 @@ def init_model(config,
                unsafe_load: bool = False) -> torch.nn.Module:
     """A hap_mm model in eval mode, with the weights of ``checkpoint``.
 
-    Any hap_mm config: ReID (plain ViT or ViT-lem), attributes, or HAP
-    pre-training (then the backbone gives its final-norm CLS token: the
-    encoder's embedding of an unmasked image). The model is built in the
+    Any hap_mm config: ReID (plain ViT or ViT-lem), attributes, text ReID
+    (``TextImageReID``; BERT from its ``bert_path``), or HAP pre-training
+    (then the backbone gives its final-norm CLS token: the encoder's
+    embedding of an unmasked image). The model is built in the
     ``mmpretrain`` scope, as mmpretrain's ``get_model`` does, without
     ``init_weights`` (so no ``Pretrained`` backbone file is read).
 
@@ -118,7 +127,7 @@ def init_model(config,
             k[len('module.'):] if k.startswith('module.') else k: v
             for k, v in state.items()
         }
-        _check_state_dict(model, state, checkpoint)
+        check_state_dict(model, state, checkpoint)
         model.load_state_dict(state, strict=True)
         meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
         if isinstance(meta, dict) and isinstance(
@@ -226,9 +235,12 @@ def embed_tensor(model, inputs: torch.Tensor) -> torch.Tensor:
     """L2-normalised embeddings (B, C) of preprocessed images (B, 3, H, W),
     as the model's test path makes them: a ReID head's
     ``retrieval_feature`` (what its ``predict`` gives as ``pred_feature``);
+    a text ReID model's ``embed_images`` (its ``pred_image_feature``);
     else the last output of ``extract_feat`` (the pooled neck for
     attributes, the CLS token for pre-training). Tensor ops only, so it
     traces for export."""
+    if hasattr(model, 'embed_images'):
+        return F.normalize(model.embed_images(inputs).float(), dim=1)
     feats = model.extract_feat(inputs)
     head = getattr(model, 'head', None)
     if hasattr(head, 'retrieval_feature'):
@@ -263,7 +275,9 @@ def extract_features(model,
     The embedding is the one the model's test path evaluates: for ReID the
     head's ``pred_feature`` (plain ViT: the LN CLS token, C = embed dims;
     ViT-lem: concat(LN CLS, LEM feature), 3 x embed dims, 2304 for ViT-B),
-    L2-normalised as ``ReIDMetric`` does; for attributes the pooled patch
+    L2-normalised as ``ReIDMetric`` does; for text ReID the image
+    embedding (``pred_image_feature``, cosine-ranked by
+    ``TextImageRetrievalMetric``); for attributes the pooled patch
     tokens the classifier reads; for pre-training the encoder's CLS token.
 
     Args:
@@ -292,6 +306,35 @@ def extract_features(model,
         sys.stderr.write('\n')
     if not out:
         raise ValueError('no images to embed')
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def extract_text_features(model,
+                          captions: Sequence[str],
+                          batch_size: int = 64) -> torch.Tensor:
+    """L2-normalised caption embeddings (N, C) float32 on the CPU of a text
+    ReID model (``TextImageReID.embed_captions``: its
+    ``pred_text_feature``), one row per caption, in order; with the image
+    rows of :func:`extract_features` their dot products are the cosine
+    similarities ``TextImageRetrievalMetric`` ranks by.
+
+    Raises:
+        ValueError: not a text ReID model, no captions, an empty caption.
+    """
+    if not hasattr(model, 'embed_captions'):
+        raise ValueError(f'{type(model).__name__} has no text branch: not '
+                         'a text ReID model')
+    captions = [str(c) for c in captions]
+    if not captions:
+        raise ValueError('no captions to embed')
+    if any(not c.strip() for c in captions):
+        raise ValueError('empty caption')
+    out = [
+        F.normalize(model.embed_captions(captions[i:i + batch_size]).float(),
+                    dim=1).cpu()
+        for i in range(0, len(captions), batch_size)
+    ]
     return torch.cat(out)
 
 

@@ -175,6 +175,44 @@ def ranked_picture(query: str,
     return canvas
 
 
+def caption_picture(caption: str,
+                    ranked: List[str],
+                    scores: Sequence[float],
+                    tile_hw: Tuple[int, int] = (192, 64)) -> np.ndarray:
+    """A caption (wrapped, above) and its ranked gallery images in a row,
+    each with its rank and cosine similarity, (H, W, 3) BGR."""
+    import textwrap
+
+    import cv2
+
+    from .inference import load_image
+    height, width = tile_hw
+    pad, gap, text_h, line_h = 4, 2, 14, 16
+    tiles = [
+        cv2.copyMakeBorder(
+            cv2.resize(load_image(path), (width, height),
+                       interpolation=cv2.INTER_AREA), pad, pad, pad, pad,
+            cv2.BORDER_CONSTANT, value=(160, 160, 160)) for path in ranked
+    ]
+    tile_w = width + 2 * pad
+    total_w = max(len(tiles) * (tile_w + gap), 320)
+    lines = textwrap.wrap(caption, max(20, total_w // 7)) or ['']
+    top = len(lines) * line_h + 6
+    canvas = np.full((top + text_h + height + 2 * pad, total_w, 3), 255,
+                     np.uint8)
+    for i, line in enumerate(lines):
+        cv2.putText(canvas, line, (4, (i + 1) * line_h),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    for rank, (t, score) in enumerate(zip(tiles, scores), 1):
+        x = (rank - 1) * (tile_w + gap)
+        canvas[top + text_h:, x:x + tile_w] = t
+        cv2.putText(canvas, f'{rank}: {score:.2f}', (x + 2, top + text_h - 3),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return canvas
+
+
 def encode_png(img: np.ndarray) -> bytes:
     """PNG bytes of a BGR image."""
     import cv2
