@@ -68,6 +68,20 @@ def _script_main(path):
     return lambda argv: module.main([str(a) for a in argv])
 
 
+def load_test_helper(name):
+    """The module ``tests/helpers/<name>.py``, imported from its file (the
+    tests run with ``--import-mode=importlib``, so ``tests/`` is not on
+    ``sys.path``). Each module is imported once per session."""
+    key = f'hap_mm_test_helpers.{name}'
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            key, REPO / 'tests' / 'helpers' / f'{name}.py')
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
 @pytest.fixture(scope='session')
 def script_main():
     """``f(path)`` -> ``main(argv)`` of the tool script at ``path``."""
@@ -487,8 +501,8 @@ def mesh_body_files(tmp_path_factory) -> dict:
         dict: ``model_dir`` (folder of ``SMPL_*.pkl``), ``smpl`` (gender ->
         path), ``extra`` and ``h36m`` (regressor paths).
     """
-    from helpers.mesh_files import write_joint_regressors, write_smpl_models
+    mesh_files = load_test_helper('mesh_files')
     root = tmp_path_factory.mktemp('body_models')
-    smpl = write_smpl_models(str(root))
+    smpl = mesh_files.write_smpl_models(str(root))
     return dict(model_dir=str(root), smpl=smpl,
-                **write_joint_regressors(str(root)))
+                **mesh_files.write_joint_regressors(str(root)))

@@ -4,8 +4,8 @@ The SMPL model files are licence-gated, so tests never read real ones. These
 writers produce files with the real key names, dtypes and shapes (6,890
 vertices, 24 joints, 13,776 faces, 10 shape components, 207 pose blend
 shapes) and random values, so the loading code runs exactly as on the real
-files. Import from a test with ``from helpers.mesh_files import ...`` (pytest
-puts ``tests/`` on ``sys.path``).
+files. Tests reach them through the ``mesh_body_files`` fixture or
+``conftest.load_test_helper('mesh_files')``.
 """
 import os.path as osp
 import pickle
