@@ -158,3 +158,107 @@ def test_a_collapsed_prediction_is_moved_to_the_ground_truth_centroid():
 def test_bad_shapes_raise_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         mesh_metrics(**kwargs)
+
+
+# MeshMetric: the 3DPW protocol (3DCrowdNet's PW3D.evaluate), metres in
+
+H36M_EVAL = (1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15, 16)  # 14 of 17
+
+
+def _neutral_pelvis_row(model_dir):
+    import pickle
+    with open(f'{model_dir}/SMPL_NEUTRAL.pkl', 'rb') as f:
+        return pickle.load(f, encoding='latin1')['J_regressor'].toarray()[0]
+
+
+def _sample(pred, gt, name='x.jpg'):
+    import torch
+    return dict(img_path=name,
+                pred_instances=dict(vertices=torch.tensor(pred[None])),
+                gt_instances=dict(vertices=torch.tensor(gt[None])))
+
+
+def _metric(files, **kw):
+    from mmpose.registry import METRICS
+
+    import hap_mm.evaluation.metrics.mesh_metric  # noqa: F401
+    return METRICS.build(
+        dict(type='MeshMetric', smpl_dir=files['model_dir'],
+             h36m_regressor=files['h36m'], **kw))
+
+
+def _gt_meshes(files, num, seed):
+    import pickle
+    with open(files['smpl']['male'], 'rb') as f:
+        template = pickle.load(f, encoding='latin1')['v_template']
+    rng = np.random.default_rng(seed)
+    return np.stack([template + rng.normal(0, 0.02, template.shape) +
+                     [rng.normal(0, 1), rng.normal(0, 1), 4 + rng.random()]
+                     for _ in range(num)]).astype(np.float32)
+
+
+def test_mesh_metric_follows_the_3dpw_protocol(mesh_body_files):
+    files = mesh_body_files
+    gt = _gt_meshes(files, 4, seed=0)
+    rng = np.random.default_rng(1)
+    pred = (gt + rng.normal(0, 0.03, gt.shape) +
+            rng.normal(0, 0.5, (4, 1, 3))).astype(np.float32)
+    # the reference, one sample at a time as PW3D.evaluate does (metres,
+    # then x1000): H36M joints relative to the H36M pelvis, 14 of them; the
+    # mesh relative to the neutral SMPL pelvis
+    h36m = np.load(files['h36m'])
+    pelvis = _neutral_pelvis_row(files['model_dir'])
+    mpjpe, mpvpe = [], []
+    for p, g in zip(pred.astype(np.float64), gt.astype(np.float64)):
+        jp, jg = h36m @ p, h36m @ g
+        jp, jg = (jp - jp[0])[list(H36M_EVAL)], (jg - jg[0])[list(H36M_EVAL)]
+        mpjpe.append(np.sqrt(((jp - jg)**2).sum(1)).mean() * 1000)
+        vp, vg = p - pelvis @ p, g - pelvis @ g
+        mpvpe.append(np.sqrt(((vp - vg)**2).sum(1)).mean() * 1000)
+
+    metric = _metric(files, prefix='pw3d_val')
+    # two batches of different sizes: the mean is over samples
+    metric.process({}, [_sample(pred[0], gt[0])])
+    metric.process({}, [_sample(p, g) for p, g in zip(pred[1:], gt[1:])])
+    out = metric.evaluate(4)
+    assert set(out) == {'pw3d_val/MPJPE', 'pw3d_val/PA-MPJPE',
+                        'pw3d_val/MPVPE'}
+    assert out['pw3d_val/MPJPE'] == pytest.approx(np.mean(mpjpe), rel=1e-5)
+    assert out['pw3d_val/MPVPE'] == pytest.approx(np.mean(mpvpe), rel=1e-5)
+    assert 0 < out['pw3d_val/PA-MPJPE'] < out['pw3d_val/MPJPE']
+
+
+def test_mesh_metric_pa_removes_a_similarity_transform_of_the_mesh(
+        mesh_body_files):
+    gt = _gt_meshes(mesh_body_files, 2, seed=2)
+    rot = _rot_z(25) @ _rot_x(-40)
+    pred = (0.9 * gt @ rot.T + [0.3, -0.1, 1.0]).astype(np.float32)
+    metric = _metric(mesh_body_files)
+    metric.process({}, [_sample(p, g) for p, g in zip(pred, gt)])
+    out = metric.evaluate(2)
+    assert out['mesh/MPJPE'] > 10
+    assert out['mesh/MPVPE'] > 10
+    assert out['mesh/PA-MPJPE'] == pytest.approx(0, abs=1e-2)
+    # a pure translation is no error at all (each side at its own pelvis)
+    metric.process({}, [_sample(g + [0.5, 0.2, -1.0], g) for g in gt])
+    out = metric.evaluate(2)
+    assert max(out.values()) == pytest.approx(0, abs=1e-2)
+
+
+def test_mesh_metric_names_missing_or_bad_files(mesh_body_files, tmp_path):
+    files = dict(mesh_body_files)
+    with pytest.raises(FileNotFoundError,
+                       match='J_regressor_h36m_correct.npy'):
+        _metric(dict(files, h36m=str(tmp_path / 'J_regressor_h36m_correct.npy')))
+    bad = tmp_path / 'bad.npy'
+    np.save(bad, np.zeros((14, 6890)))
+    with pytest.raises(ValueError, match=r'bad.npy: shape \(14, 6890\)'):
+        _metric(dict(files, h36m=str(bad)))
+    with pytest.raises(FileNotFoundError, match='SMPL_NEUTRAL.pkl'):
+        _metric(dict(files, model_dir=str(tmp_path)))
+    metric = _metric(files)
+    gt = np.zeros((6890, 3), np.float32)
+    sample = _sample(gt, gt, 'img_7.jpg')
+    del sample['gt_instances']
+    with pytest.raises(KeyError, match='img_7.jpg has no gt_instances'):
+        metric.process({}, [sample])
