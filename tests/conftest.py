@@ -461,6 +461,10 @@ def mesh_body_files(tmp_path_factory) -> dict:
         dict: ``model_dir`` (folder of ``SMPL_*.pkl``), ``smpl`` (gender ->
         path), ``extra`` and ``h36m`` (regressor paths).
     """
+    # tests/ is not a package and pytest runs with --import-mode=importlib,
+    # so it is not on sys.path by itself
+    if str(REPO / 'tests') not in sys.path:
+        sys.path.insert(0, str(REPO / 'tests'))
     from helpers.mesh_files import write_joint_regressors, write_smpl_models
     root = tmp_path_factory.mktemp('body_models')
     smpl = write_smpl_models(str(root))
