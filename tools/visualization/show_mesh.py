@@ -9,7 +9,7 @@ image with the same points mapped back through the sample's
 Writes pictures only (no window).
 
     CFG=configs/downstream/mesh/hapvit-b_8xb192-11e_h36m-muco-coco-mpii-3dpw-256x256.py
-    python tools/visualization/show_mesh.py $CFG work_dirs/mesh/best.pth --num 8
+    python tools/visualization/show_mesh.py $CFG work_dirs/mesh/epoch_11.pth --num 8
 """
 import argparse
 import os
