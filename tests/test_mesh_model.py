@@ -155,3 +155,95 @@ def test_smpl_body_model_errors(tmp_path, mesh_body_files):
     with pytest.raises(ValueError, match=r'\(9, 6890\)'):
         SMPLBodyModel(mesh_body_files['model_dir'], 'neutral', str(bad))
     assert osp.isfile(mesh_body_files['smpl']['neutral'])
+
+
+# ---------------------------------------------------------------- VPoser
+def _axis_angle_ref(rotmats):
+    from scipy.spatial.transform import Rotation
+    return Rotation.from_matrix(rotmats.reshape(-1, 3, 3)).as_rotvec()
+
+
+def test_rotmat_to_axis_angle_matches_scipy():
+    from scipy.spatial.transform import Rotation
+
+    from hap_mm.models.mesh.rotations import rotmat_to_axis_angle
+    rots = Rotation.random(200, random_state=0)
+    aa = rots.as_rotvec()
+    # include identity, tiny and exactly-180-degree rotations
+    aa[:3] = [[0, 0, 0], [1e-8, 0, 0], [np.pi, 0, 0]]
+    aa[3] = np.array([1, 1, 0]) / np.sqrt(2) * np.pi
+    mats = Rotation.from_rotvec(aa).as_matrix()
+    out = rotmat_to_axis_angle(torch.tensor(mats, dtype=torch.float64))
+    back = Rotation.from_rotvec(out.numpy()).as_matrix()
+    np.testing.assert_allclose(back, mats, atol=1e-6)
+    np.testing.assert_allclose(out[4:].numpy(), aa[4:], atol=1e-6)
+    assert np.all(np.linalg.norm(out.numpy(), axis=1) <= np.pi + 1e-6)
+    # float32 near 180 degrees (where w is tiny) stays accurate
+    axes = Rotation.random(50, random_state=1).as_rotvec()
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    near = axes * (np.pi - np.linspace(1e-5, 1e-2, 50))[:, None]
+    mats = Rotation.from_rotvec(near).as_matrix()
+    out = rotmat_to_axis_angle(torch.tensor(mats, dtype=torch.float32))
+    back = Rotation.from_rotvec(out.double().numpy()).as_matrix()
+    np.testing.assert_allclose(back, mats, atol=2e-6)
+    # finite gradients at the identity and at 180 degrees
+    for aa0 in ([0., 0., 0.], [np.pi, 0., 0.]):
+        m = torch.tensor(Rotation.from_rotvec(aa0).as_matrix(),
+                         dtype=torch.float32, requires_grad=True)
+        rotmat_to_axis_angle(m).sum().backward()
+        assert torch.isfinite(m.grad).all()
+
+
+def test_vposer_decoder_matches_reference(tmp_path):
+    from helpers.mesh_files import vposer_state_dict, write_vposer_snapshot
+
+    from hap_mm.models.mesh.vposer_decoder import VPoserDecoder
+    path = write_vposer_snapshot(str(tmp_path))
+    dec = VPoserDecoder(path)
+    sd = {k: v.double().numpy() for k, v in vposer_state_dict().items()}
+    z = np.random.default_rng(0).normal(0, 1, (3, 32))
+
+    def leaky(x):
+        return np.where(x > 0, x, 0.2 * x)
+
+    x = leaky(z @ sd['bodyprior_dec_fc1.weight'].T +
+              sd['bodyprior_dec_fc1.bias'])
+    x = leaky(x @ sd['bodyprior_dec_fc2.weight'].T +
+              sd['bodyprior_dec_fc2.bias'])
+    x = (x @ sd['bodyprior_dec_out.weight'].T +
+         sd['bodyprior_dec_out.bias']).reshape(-1, 3, 2)
+    # Gram-Schmidt on the two columns, third = cross product (columns)
+    b1 = x[:, :, 0] / np.linalg.norm(x[:, :, 0], axis=1, keepdims=True)
+    a2 = x[:, :, 1] - (b1 * x[:, :, 1]).sum(1, keepdims=True) * b1
+    b2 = a2 / np.linalg.norm(a2, axis=1, keepdims=True)
+    mats = np.stack([b1, b2, np.cross(b1, b2)], axis=-1)
+    ref = _axis_angle_ref(mats).reshape(3, 21, 3)
+    out = dec(torch.tensor(z, dtype=torch.float32))
+    assert out.shape == (3, 69)
+    np.testing.assert_allclose(out[:, :63].reshape(3, 21, 3).numpy(), ref,
+                               atol=1e-4)
+    assert (out[:, 63:] == 0).all()
+    assert not list(dec.parameters()) and not dec.state_dict()
+
+
+def test_vposer_decoder_errors(tmp_path):
+    from helpers.mesh_files import vposer_state_dict
+
+    from hap_mm.models.mesh.vposer_decoder import VPoserDecoder
+    from hap_mm.models.utils.checkpoint import CheckpointLoadError
+    with pytest.raises(FileNotFoundError, match='TR00_E096.pt.*vposer'):
+        VPoserDecoder(str(tmp_path / 'snapshots' / 'TR00_E096.pt'))
+    sd = vposer_state_dict()
+    del sd['bodyprior_dec_fc2.bias']
+    torch.save(sd, tmp_path / 'a.pt')
+    with pytest.raises(CheckpointLoadError, match='bodyprior_dec_fc2.bias'):
+        VPoserDecoder(str(tmp_path / 'a.pt'))
+    sd = vposer_state_dict()
+    sd['bodyprior_dec_out.weight'] = torch.zeros(138, 512)  # 23 joints
+    torch.save(sd, tmp_path / 'b.pt')
+    with pytest.raises(CheckpointLoadError, match=r'\(138, 512\)'):
+        VPoserDecoder(str(tmp_path / 'b.pt'))
+    # DataParallel-saved keys load
+    torch.save({'module.' + k: v for k, v in vposer_state_dict().items()},
+               tmp_path / 'c.pt')
+    VPoserDecoder(str(tmp_path / 'c.pt'))
