@@ -38,8 +38,8 @@ class MeshAffineCrop(MeshRandomState, BaseTransform):
     ``bbox`` (only with ``bbox_from_input_joints``).
     **Added keys:** ``ori_shape`` (H, W) of the full image,
     ``img2bb_trans`` / ``bb2img_trans`` (2, 3) float32 (image px <-> crop
-    px), ``rot`` (float, degrees), ``flip`` (bool), ``color_scale`` (3,),
-    ``input_size`` (w, h).
+    px), ``scale`` (float), ``rot`` (float, degrees), ``flip`` (bool),
+    ``color_scale`` (3,), ``input_size`` (w, h).
 
     Args:
         input_size (tuple): Crop (w, h) in px. Defaults to (256, 256).
@@ -127,6 +127,7 @@ class MeshAffineCrop(MeshRandomState, BaseTransform):
         results['img_shape'] = (self.input_size[1], self.input_size[0])
         results['img2bb_trans'] = trans
         results['bb2img_trans'] = inv
+        results['scale'] = scale
         results['rot'] = rot
         results['flip'] = flip
         results['color_scale'] = np.asarray(color, dtype=np.float32)
