@@ -155,3 +155,299 @@ def test_smpl_body_model_errors(tmp_path, mesh_body_files):
     with pytest.raises(ValueError, match=r'\(9, 6890\)'):
         SMPLBodyModel(mesh_body_files['model_dir'], 'neutral', str(bad))
     assert osp.isfile(mesh_body_files['smpl']['neutral'])
+
+
+# ---------------------------------------------------------------- VPoser
+def _axis_angle_ref(rotmats):
+    from scipy.spatial.transform import Rotation
+    return Rotation.from_matrix(rotmats.reshape(-1, 3, 3)).as_rotvec()
+
+
+def test_rotmat_to_axis_angle_matches_scipy():
+    from scipy.spatial.transform import Rotation
+
+    from hap_mm.models.mesh.rotations import rotmat_to_axis_angle
+    rots = Rotation.random(200, random_state=0)
+    aa = rots.as_rotvec()
+    # include identity, tiny and exactly-180-degree rotations
+    aa[:3] = [[0, 0, 0], [1e-8, 0, 0], [np.pi, 0, 0]]
+    aa[3] = np.array([1, 1, 0]) / np.sqrt(2) * np.pi
+    mats = Rotation.from_rotvec(aa).as_matrix()
+    out = rotmat_to_axis_angle(torch.tensor(mats, dtype=torch.float64))
+    back = Rotation.from_rotvec(out.numpy()).as_matrix()
+    np.testing.assert_allclose(back, mats, atol=1e-6)
+    np.testing.assert_allclose(out[4:].numpy(), aa[4:], atol=1e-6)
+    assert np.all(np.linalg.norm(out.numpy(), axis=1) <= np.pi + 1e-6)
+    # float32 near 180 degrees (where w is tiny) stays accurate
+    axes = Rotation.random(50, random_state=1).as_rotvec()
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    near = axes * (np.pi - np.linspace(1e-5, 1e-2, 50))[:, None]
+    mats = Rotation.from_rotvec(near).as_matrix()
+    out = rotmat_to_axis_angle(torch.tensor(mats, dtype=torch.float32))
+    back = Rotation.from_rotvec(out.double().numpy()).as_matrix()
+    np.testing.assert_allclose(back, mats, atol=2e-6)
+    # finite gradients at the identity and at 180 degrees
+    for aa0 in ([0., 0., 0.], [np.pi, 0., 0.]):
+        m = torch.tensor(Rotation.from_rotvec(aa0).as_matrix(),
+                         dtype=torch.float32, requires_grad=True)
+        rotmat_to_axis_angle(m).sum().backward()
+        assert torch.isfinite(m.grad).all()
+
+
+def test_vposer_decoder_matches_reference(tmp_path):
+    from helpers.mesh_files import vposer_state_dict, write_vposer_snapshot
+
+    from hap_mm.models.mesh.vposer_decoder import VPoserDecoder
+    path = write_vposer_snapshot(str(tmp_path))
+    dec = VPoserDecoder(path)
+    sd = {k: v.double().numpy() for k, v in vposer_state_dict().items()}
+    z = np.random.default_rng(0).normal(0, 1, (3, 32))
+
+    def leaky(x):
+        return np.where(x > 0, x, 0.2 * x)
+
+    x = leaky(z @ sd['bodyprior_dec_fc1.weight'].T +
+              sd['bodyprior_dec_fc1.bias'])
+    x = leaky(x @ sd['bodyprior_dec_fc2.weight'].T +
+              sd['bodyprior_dec_fc2.bias'])
+    x = (x @ sd['bodyprior_dec_out.weight'].T +
+         sd['bodyprior_dec_out.bias']).reshape(-1, 3, 2)
+    # Gram-Schmidt on the two columns, third = cross product (columns)
+    b1 = x[:, :, 0] / np.linalg.norm(x[:, :, 0], axis=1, keepdims=True)
+    a2 = x[:, :, 1] - (b1 * x[:, :, 1]).sum(1, keepdims=True) * b1
+    b2 = a2 / np.linalg.norm(a2, axis=1, keepdims=True)
+    mats = np.stack([b1, b2, np.cross(b1, b2)], axis=-1)
+    ref = _axis_angle_ref(mats).reshape(3, 21, 3)
+    out = dec(torch.tensor(z, dtype=torch.float32))
+    assert out.shape == (3, 69)
+    np.testing.assert_allclose(out[:, :63].reshape(3, 21, 3).numpy(), ref,
+                               atol=1e-4)
+    assert (out[:, 63:] == 0).all()
+    assert not list(dec.parameters()) and not dec.state_dict()
+
+
+def test_vposer_decoder_errors(tmp_path):
+    from helpers.mesh_files import vposer_state_dict
+
+    from hap_mm.models.mesh.vposer_decoder import VPoserDecoder
+    from hap_mm.models.utils.checkpoint import CheckpointLoadError
+    with pytest.raises(FileNotFoundError, match='TR00_E096.pt.*vposer'):
+        VPoserDecoder(str(tmp_path / 'snapshots' / 'TR00_E096.pt'))
+    sd = vposer_state_dict()
+    del sd['bodyprior_dec_fc2.bias']
+    torch.save(sd, tmp_path / 'a.pt')
+    with pytest.raises(CheckpointLoadError, match='bodyprior_dec_fc2.bias'):
+        VPoserDecoder(str(tmp_path / 'a.pt'))
+    sd = vposer_state_dict()
+    sd['bodyprior_dec_out.weight'] = torch.zeros(138, 512)  # 23 joints
+    torch.save(sd, tmp_path / 'b.pt')
+    with pytest.raises(CheckpointLoadError, match=r'\(138, 512\)'):
+        VPoserDecoder(str(tmp_path / 'b.pt'))
+    # DataParallel-saved keys load
+    torch.save({'module.' + k: v for k, v in vposer_state_dict().items()},
+               tmp_path / 'c.pt')
+    VPoserDecoder(str(tmp_path / 'c.pt'))
+
+
+# ---------------------------------------------------------------- estimator
+TINY_VIT = dict(
+    type='mmpretrain.HAPViT',
+    arch=dict(embed_dims=32, num_layers=3, num_heads=2,
+              feedforward_channels=64),
+    img_size=(256, 256),
+    patch_size=16,
+    patch_cfg=dict(padding=2),
+    with_cls_token=False,
+    pos_embed_type='learned',
+    drop_path_rate=0.3,
+    out_type='featmap')
+GRAPH_IN_SMPL = (0, 1, 2, 4, 5, 7, 8, 12, 29, 16, 17, 18, 19, 20, 21)
+
+
+@pytest.fixture(scope='module')
+def mesh_cfg(mesh_body_files, tmp_path_factory):
+    from helpers.mesh_files import write_vposer_snapshot
+    vposer = write_vposer_snapshot(str(tmp_path_factory.mktemp('vposer')))
+    return dict(
+        type='HAPMeshEstimator',
+        backbone=TINY_VIT,
+        smpl_dir=mesh_body_files['model_dir'],
+        extra_regressor=mesh_body_files['extra'],
+        vposer_checkpoint=vposer,
+        feat_channels=64)
+
+
+def _build(cfg, **overrides):
+    from mmpose.registry import MODELS
+
+    import hap_mm  # noqa: F401  (registers mmpretrain.HAPViT)
+    import hap_mm.models.mesh  # noqa: F401
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, **overrides))
+    model.init_weights()
+    return model
+
+
+def _batch(n=2, with_mesh=False):
+    """Packed samples (MESH_CONTRACT section 3), hand-made."""
+    from mmengine.structures import BaseDataElement
+    from mmpose.structures import PoseDataSample
+    g = torch.Generator().manual_seed(1)
+    inputs, samples = [], []
+    for i in range(n):
+        inputs.append(torch.randint(0, 256, (3, 256, 256), generator=g,
+                                    dtype=torch.uint8))
+        mask = torch.ones(30, 1)
+        mask[5] = 0
+        gt = dict(
+            joints=torch.rand(30, 2, generator=g) * 63,
+            joints_mask=mask,
+            orig_joint_img=torch.rand(30, 3, generator=g) * 63,
+            fit_joint_img=torch.rand(30, 3, generator=g) * 63,
+            orig_joint_cam=torch.randn(30, 3, generator=g) * 0.3,
+            fit_joint_cam=torch.randn(30, 3, generator=g) * 0.3,
+            pose_param=torch.randn(72, generator=g) * 0.2,
+            shape_param=torch.randn(10, generator=g),
+            orig_joint_valid=torch.ones(30, 1),
+            orig_joint_trunc=torch.ones(30, 1),
+            fit_param_valid=torch.ones(72),
+            fit_joint_trunc=torch.ones(30, 1),
+            is_valid_fit=torch.tensor(1.),
+            is_3D=torch.tensor(float(i == 0)))
+        if with_mesh:
+            gt['smpl_mesh_cam'] = torch.randn(6890, 3, generator=g)
+        ds = PoseDataSample(metainfo=dict(
+            img_path=f'img{i}.jpg', id=i, input_size=(256, 256),
+            bbox=np.array([0., 0., 100., 100.], np.float32)))
+        ds.gt_mesh = BaseDataElement(**gt)
+        samples.append(ds)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+LOSS_NAMES = {
+    'loss_body_joint_img', 'loss_smpl_joint_img', 'loss_smpl_pose',
+    'loss_smpl_shape', 'loss_body_joint_proj', 'loss_body_joint_cam',
+    'loss_smpl_joint_cam'
+}
+
+
+def _loss_and_grads(model):
+    model.train()
+    data = model.data_preprocessor(_batch(), training=True)
+    losses = model(**data, mode='loss')
+    sum(losses.values()).backward()
+    return losses
+
+
+def _grad_norm(module):
+    grads = [p.grad.abs().sum() for p in module.parameters()
+             if p.grad is not None]
+    return float(sum(grads)) if grads else 0.0
+
+
+def test_estimator_loss_backward(mesh_cfg):
+    model = _build(mesh_cfg)
+    losses = _loss_and_grads(model)
+    assert set(losses) == LOSS_NAMES
+    for name, value in losses.items():
+        assert value.ndim == 0 and torch.isfinite(value), name
+        assert value > 0, name
+    for part in (model.backbone.patch_embed, model.backbone.layers[0],
+                 model.backbone.layers[-1], model.backbone.ln1,
+                 model.pose2feat, model.position_net,
+                 model.rotation_net.graph, model.rotation_net.pose_out,
+                 model.rotation_net.root_pose_out,
+                 model.rotation_net.shape_out, model.rotation_net.cam_out,
+                 model.feature_projection):
+        assert _grad_norm(part) > 0, part
+    assert model.backbone.pos_embed.grad.abs().sum() > 0
+    # VPoser and SMPL: frozen, nothing to train, nothing in the checkpoint
+    assert not list(model.vposer.parameters())
+    assert not list(model.smpl.parameters())
+    keys = model.state_dict().keys()
+    assert not [k for k in keys if k.startswith(('vposer.', 'smpl.'))]
+    assert 'feature_projection.weight' in keys
+
+
+def test_estimator_frozen_projection_flag(mesh_cfg):
+    model = _build(mesh_cfg, train_feature_projection=False)
+    _loss_and_grads(model)
+    assert not model.feature_projection.weight.requires_grad
+    assert model.feature_projection.weight.grad is None
+    assert _grad_norm(model.backbone.layers[0]) > 0
+    assert _grad_norm(model.position_net) > 0
+
+
+def test_estimator_init_follows_release(mesh_cfg):
+    model = _build(mesh_cfg)
+    for m in (model.pose2feat.conv[0], model.position_net.conv):
+        assert abs(float(m.weight.detach().std()) - 0.001) < 0.0003
+        assert (m.bias == 0).all()
+    lin = model.rotation_net.pose_out
+    assert abs(float(lin.weight.detach().std()) - 0.01) < 0.002
+    bn = model.pose2feat.conv[1]
+    assert (bn.weight == 1).all() and (bn.bias == 0).all()
+    # the projection keeps PyTorch's default (kaiming-uniform, bound
+    # 1/sqrt(fan_in)): far wider than N(0, 0.001)
+    w = model.feature_projection.weight.detach()
+    assert float(w.abs().max()) <= 32**-0.5 + 1e-6
+    assert float(w.std()) > 0.05
+
+
+def test_estimator_predict_contract(mesh_cfg):
+    model = _build(mesh_cfg).eval()
+    batch = _batch(with_mesh=True)
+    data = model.data_preprocessor(batch, training=False)
+    with torch.no_grad():
+        out = model(**data, mode='predict')
+        raw = model(**data, mode='tensor')
+    assert len(out) == 2
+    for i, ds in enumerate(out):
+        pred = ds.pred_instances
+        assert pred.vertices.shape == (1, 6890, 3)
+        assert pred.cam_trans.shape == (1, 3)
+        assert pred.keypoints.shape == (1, 15, 2)
+        assert pred.smpl_pose.shape == (1, 72)
+        assert pred.smpl_shape.shape == (1, 10)
+        assert torch.isfinite(pred.vertices).all()
+        # PositionNet joints: 8 bins over the 256 px crop
+        torch.testing.assert_close(pred.keypoints[0],
+                                   raw['joint_img'][i, :, :2] * 32)
+        torch.testing.assert_close(
+            ds.gt_instances.vertices[0],
+            batch['data_samples'][i].gt_mesh.smpl_mesh_cam)
+        assert ds.img_path == f'img{i}.jpg'
+    assert model.focal == (5000., 5000.) and model.princpt == (128., 128.)
+
+
+def test_estimator_camera_and_projection(mesh_cfg, mesh_body_files):
+    model = _build(mesh_cfg).eval()
+    cam = torch.tensor([[0.1, -0.2, 0.3]])
+    k = np.sqrt(5000 * 5000 * 2.5**2 / (256 * 256))
+    np.testing.assert_allclose(
+        model.camera_translation(cam)[0].numpy(),
+        [0.1, -0.2, k / (1 + np.exp(-0.3))], rtol=1e-6)
+    data = model.data_preprocessor(_batch(), training=False)
+    with torch.no_grad():
+        raw = model(**data, mode='tensor')
+    data_np = _load_pkl(mesh_body_files['smpl']['neutral'])
+    reg = np.concatenate([
+        data_np['J_regressor'].toarray(),
+        np.eye(6890)[list(FACE_VERTICES)],
+        np.load(mesh_body_files['extra'])[3:4]])
+    for i in range(2):
+        j = reg @ raw['mesh_cam_render'][i].double().numpy()
+        x = j[:, 0] / (j[:, 2] + 1e-4) * 5000 + 128
+        y = j[:, 1] / (j[:, 2] + 1e-4) * 5000 + 128
+        np.testing.assert_allclose(
+            raw['joint_proj'][i].numpy(), np.stack([x, y], 1) / 4,
+            rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(raw['joint_cam'][i].numpy(), j - j[0],
+                                   atol=1e-4)
+        # the mesh is the SMPL of the predicted pose / shape / translation
+        np.testing.assert_allclose(
+            raw['mesh_cam_render'][i].numpy(),
+            _numpy_smpl(data_np, raw['pose'][i].double().numpy(),
+                        raw['shape'][i].double().numpy(),
+                        raw['cam_trans'][i].double().numpy()),
+            atol=1e-4)
