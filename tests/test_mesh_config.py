@@ -2,6 +2,8 @@
 (RELEASE_DOWNSTREAM.md section 5.3, values written out here), and a tiny
 version of it that trains two iterations and evaluates on files written in
 the public layouts."""
+import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,96 @@ def test_selection_on_validation_and_test_logged_as_test(cfg):
     crop = next(t for t in cfg.test_dataloader.dataset.pipeline
                 if t.type == 'MeshAffineCrop')
     assert crop.test_mode and crop.bbox_from_input_joints
+
+
+# ------------------------------------------------------- tiny end to end
+IMAGE = REPO / 'tests/data/pose/coco/000000000785.jpg'
+TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2,
+                 feedforward_channels=64)
+
+
+def _load_helper(name):
+    spec = importlib.util.spec_from_file_location(
+        f'mesh_helper_{name}', REPO / 'tests' / 'helpers' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tiny_cfg(files):
+    """The config in the working directory, on tiny data and the synthetic
+    SMPL / VPoser files put where docs/mesh.md says (the config's default
+    paths, relative: mmengine formats the config with yapf several times per
+    run, and long paths make that much slower); a tiny ViT, CPU fp32, 2
+    iterations of batch 2."""
+    root = Path('data/mesh')
+    _load_helper('mesh_data').write_mesh_data(root, IMAGE)
+    bodies = root / 'body_models'
+    (bodies / 'smpl').mkdir(parents=True)
+    for name in ('SMPL_NEUTRAL.pkl', 'SMPL_MALE.pkl', 'SMPL_FEMALE.pkl'):
+        (bodies / 'smpl' / name).symlink_to(Path(files['model_dir']) / name)
+    for key in ('extra', 'h36m'):
+        (bodies / Path(files[key]).name).symlink_to(files[key])
+    _load_helper('mesh_files').write_vposer_snapshot(str(bodies / 'vposer'))
+    cfg = Config.fromfile(str(CONFIG))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].update(batch_size=2, num_workers=0,
+                           persistent_workers=False)
+    cfg.model.backbone.arch = TINY_ARCH
+    cfg.model.feat_channels = 32
+    cfg.model.init_checkpoint = None
+    cfg.optim_wrapper = dict(type='OptimWrapper',
+                             optimizer=cfg.optim_wrapper.optimizer)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2,
+                         val_interval=2)
+    cfg.param_scheduler = [dict(type='MultiStepLR', milestones=[1],
+                                gamma=0.1, by_epoch=False)]
+    cfg.default_hooks.checkpoint.update(interval=2, by_epoch=False)
+    cfg.default_hooks.logger.interval = 1
+    cfg.log_processor = dict(by_epoch=False)
+    cfg.work_dir = 'work'
+    return cfg
+
+
+def test_tiny_config_trains_two_iterations_and_evaluates(
+        tmp_path, monkeypatch, mesh_body_files, build_runner,
+        keep_default_scope):
+    import math
+
+    import torch
+    torch.manual_seed(0)
+    monkeypatch.chdir(tmp_path)
+    cfg = _tiny_cfg(mesh_body_files)
+    runner = build_runner(cfg)
+    runner.train()
+    assert runner.iter == 2
+    # validation ran on 3DPW validation and selected there
+    logged = [json.loads(line) for path in Path('work').glob(
+        '*/vis_data/scalars.json') for line in path.read_text().splitlines()]
+    val = [r for r in logged if 'pw3d_val/MPJPE' in r]
+    assert len(val) == 1 and all(
+        math.isfinite(val[0][f'pw3d_val/{k}'])
+        for k in ('MPJPE', 'PA-MPJPE', 'MPVPE'))
+    assert Path('work/best_pw3d_val_MPJPE_iter_2.pth').is_file()
+    losses = [r['loss'] for r in logged if 'loss' in r]
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
+    test = runner.test()
+    assert set(test) == {'pw3d_test/MPJPE', 'pw3d_test/PA-MPJPE',
+                         'pw3d_test/MPVPE'}
+    for value in test.values():
+        assert math.isfinite(value) and value > 0
+    # show_mesh.py draws the trained model's meshes over the test samples
+    cfg.dump('tiny_mesh.py')
+    spec = importlib.util.spec_from_file_location(
+        'hap_tool_show_mesh', REPO / 'tools/visualization/show_mesh.py')
+    show_mesh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(show_mesh)
+    monkeypatch.setattr('sys.argv', [
+        'show_mesh.py', 'tiny_mesh.py', 'work/iter_2.pth', '--num', '5',
+        '--height', '128', '--out', 'vis'])
+    show_mesh.main()
+    pictures = sorted(Path('vis').glob('*_mesh.jpg'))
+    assert len(pictures) == 2  # the two usable 3DPW test people
+    import mmcv
+    picture = mmcv.imread(str(pictures[0]))
+    assert picture.shape[0] == 128 + 16  # panel height + caption

@@ -57,7 +57,8 @@ class PackMeshInputs(BaseTransform):
         if value.shape != shape:
             raise ValueError(f'{results.get("img_path")}: {key!r} has shape '
                              f'{value.shape}, expected {shape}')
-        return torch.from_numpy(np.ascontiguousarray(value))
+        # a copy, not np.ascontiguousarray: that makes 0-d fields (1,)
+        return torch.from_numpy(value.copy())
 
     def transform(self, results: dict) -> dict:
         img = results['img']
