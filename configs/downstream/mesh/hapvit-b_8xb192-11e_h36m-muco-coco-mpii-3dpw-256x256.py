@@ -17,9 +17,13 @@
 # pre-trained (the release feeds [0, 1] pixels:
 # model.data_preprocessor.mean=[0,0,0] std=[255,255,255]); the AMP loss
 # scale is dynamic from 1024 (the release resets it to 1024 every step).
-# Initialise from a hap_mm 2-D pose checkpoint (as the release) or from the
-# converted HAP checkpoint (init_source='hap'):
-pose2d_checkpoint = 'checkpoints/hap_vit-b_pose2d.pth'
+# The ViT starts from a hap_mm 2-D pose checkpoint, as the release (a plain
+# ViT-B fine-tuned at 256x192; its 16x12 position grid is resized to 16x16):
+# the COCO 256x192 pose config's output. To start from the converted HAP
+# checkpoint instead: model.init_checkpoint=checkpoints/hap_vit-b_backbone.pth
+# model.init_source=hap.
+pose2d_checkpoint = \
+    'work_dirs/td-hm_hapvit-b_8xb64-210e_coco-256x192/epoch_210.pth'
 
 _base_ = ['mmpose::_base_/default_runtime.py']
 custom_imports = dict(
