@@ -429,12 +429,34 @@ def test_estimator_camera_and_projection(mesh_cfg, mesh_body_files):
         [0.1, -0.2, k / (1 + np.exp(-0.3))], rtol=1e-6)
     batch = _batch()
     data = model.data_preprocessor(batch, training=False)
-    seen = []
-    hook = model.pose2feat.register_forward_hook(
-        lambda m, args, out: seen.append(args[1]))
+    seen, fused, projected = [], [], []
+
+    def keep_pose2feat(module, args, out):
+        seen.extend(args)
+        fused.append(out)
+
+    hooks = [
+        model.pose2feat.register_forward_hook(keep_pose2feat),
+        model.feature_projection.register_forward_hook(
+            lambda m, args, out: projected.append(args[0]))
+    ]
     with torch.no_grad():
         raw = model(**data, mode='tensor')
-    hook.remove()
+        # early part: patch embedding + position + block 0 only
+        vit = model.backbone
+        tokens = vit.patch_embed(data['inputs'])[0] + vit.pos_embed
+        early = vit.layers[0](tokens)
+        torch.testing.assert_close(
+            seen[0], early.transpose(1, 2).reshape(2, 32, 16, 16))
+        # late part: the other blocks + last norm, every 2nd cell (8x8)
+        x = fused[0].flatten(2).transpose(1, 2)
+        for layer in vit.layers[1:]:
+            x = layer(x)
+        late = vit.ln1(x).transpose(1, 2).reshape(2, 32, 16, 16)
+        torch.testing.assert_close(projected[0], late[:, :, ::2, ::2])
+    for hook in hooks:
+        hook.remove()
+    seen = seen[1:]
     # Pose2Feat sees the 64x64 Gaussians (sigma 2.5) at every 4th pixel
     # (nearest resize to 16x16), the masked joint 5 blank
     yy, xx = np.mgrid[0:64:4, 0:64:4]
