@@ -427,9 +427,46 @@ def test_estimator_camera_and_projection(mesh_cfg, mesh_body_files):
     np.testing.assert_allclose(
         model.camera_translation(cam)[0].numpy(),
         [0.1, -0.2, k / (1 + np.exp(-0.3))], rtol=1e-6)
-    data = model.data_preprocessor(_batch(), training=False)
+    batch = _batch()
+    data = model.data_preprocessor(batch, training=False)
+    seen, fused, projected = [], [], []
+
+    def keep_pose2feat(module, args, out):
+        seen.extend(args)
+        fused.append(out)
+
+    hooks = [
+        model.pose2feat.register_forward_hook(keep_pose2feat),
+        model.feature_projection.register_forward_hook(
+            lambda m, args, out: projected.append(args[0]))
+    ]
     with torch.no_grad():
         raw = model(**data, mode='tensor')
+        # early part: patch embedding + position + block 0 only
+        vit = model.backbone
+        tokens = vit.patch_embed(data['inputs'])[0] + vit.pos_embed
+        early = vit.layers[0](tokens)
+        torch.testing.assert_close(
+            seen[0], early.transpose(1, 2).reshape(2, 32, 16, 16))
+        # late part: the other blocks + last norm, every 2nd cell (8x8)
+        x = fused[0].flatten(2).transpose(1, 2)
+        for layer in vit.layers[1:]:
+            x = layer(x)
+        late = vit.ln1(x).transpose(1, 2).reshape(2, 32, 16, 16)
+        torch.testing.assert_close(projected[0], late[:, :, ::2, ::2])
+    for hook in hooks:
+        hook.remove()
+    seen = seen[1:]
+    # Pose2Feat sees the 64x64 Gaussians (sigma 2.5) at every 4th pixel
+    # (nearest resize to 16x16), the masked joint 5 blank
+    yy, xx = np.mgrid[0:64:4, 0:64:4]
+    for i in range(2):
+        joints = batch['data_samples'][i].gt_mesh.joints.numpy()
+        for j in (0, 5, 29):
+            ref = np.exp(-((xx - joints[j, 0])**2 + (yy - joints[j, 1])**2) /
+                         (2 * 2.5**2)) * (j != 5)
+            np.testing.assert_allclose(seen[0][i, j].numpy(), ref,
+                                       atol=1e-6)
     data_np = _load_pkl(mesh_body_files['smpl']['neutral'])
     reg = np.concatenate([
         data_np['J_regressor'].toarray(),
@@ -451,3 +488,186 @@ def test_estimator_camera_and_projection(mesh_cfg, mesh_body_files):
                         raw['shape'][i].double().numpy(),
                         raw['cam_trans'][i].double().numpy()),
             atol=1e-4)
+
+
+# ---------------------------------------------------------------- parts
+def test_mesh_losses_match_release_formulas():
+    from hap_mm.models.mesh import mesh_losses
+    rng = np.random.default_rng(5)
+    B = 3
+
+    def r(*shape, scale=1.0):
+        return rng.normal(0, scale, shape)
+
+    pred = dict(joint_img=r(B, 15, 3, scale=3), joint_proj=r(B, 30, 2) * 20,
+                joint_cam=r(B, 30, 3), pose=r(B, 72), shape=r(B, 10))
+    gt = dict(
+        orig_joint_img=r(B, 30, 3) * 20, fit_joint_img=r(B, 30, 3) * 20,
+        orig_joint_cam=r(B, 30, 3), fit_joint_cam=r(B, 30, 3),
+        pose_param=r(B, 72), shape_param=r(B, 10),
+        orig_joint_valid=rng.integers(0, 2, (B, 30, 1)).astype(float),
+        orig_joint_trunc=rng.integers(0, 2, (B, 30, 1)).astype(float),
+        fit_joint_trunc=rng.integers(0, 2, (B, 30, 1)).astype(float),
+        fit_param_valid=rng.integers(0, 2, (B, 72)).astype(float),
+        is_valid_fit=np.array([1., 0., 1.]), is_3D=np.array([1., 1., 0.]))
+    out = mesh_losses({k: torch.tensor(v) for k, v in pred.items()},
+                      {k: torch.tensor(v) for k, v in gt.items()})
+    g = list(GRAPH_IN_SMPL)
+    fit = gt['is_valid_fit']
+    d = np.abs(pred['joint_img'] * 8 - gt['orig_joint_img'][:, g]) * \
+        gt['orig_joint_trunc'][:, g]
+    d[:, :, 2] *= gt['is_3D'][:, None]
+    ref = dict(
+        loss_body_joint_img=d.mean() / 8,
+        loss_smpl_joint_img=(np.abs(pred['joint_img'] * 8 -
+                                    gt['fit_joint_img'][:, g]) *
+                             gt['fit_joint_trunc'][:, g] *
+                             fit[:, None, None]).mean() / 8,
+        loss_smpl_pose=(np.abs(pred['pose'] - gt['pose_param']) *
+                        gt['fit_param_valid'] * fit[:, None]).mean(),
+        loss_smpl_shape=(np.abs(pred['shape'] - gt['shape_param']) *
+                         fit[:, None]).mean(),
+        loss_body_joint_proj=(np.abs(pred['joint_proj'] -
+                                     gt['orig_joint_img'][:, :, :2]) *
+                              gt['orig_joint_trunc']).mean() / 8,
+        loss_body_joint_cam=(np.abs(pred['joint_cam'] - gt['orig_joint_cam'])
+                             * gt['orig_joint_valid'] *
+                             gt['is_3D'][:, None, None]).mean(),
+        loss_smpl_joint_cam=(np.abs(pred['joint_cam'] - gt['fit_joint_cam'])
+                             * fit[:, None, None]).mean())
+    assert set(out) == set(ref) == LOSS_NAMES
+    for name in ref:
+        np.testing.assert_allclose(out[name].item(), ref[name], rtol=1e-10,
+                                   err_msg=name)
+
+
+def test_gaussian_heatmaps_and_pose2feat_resize():
+    from hap_mm.models.mesh.mesh_nets import gaussian_heatmaps
+    joints = torch.tensor([[[10.0, 20.0], [33.5, 7.25]]])
+    mask = torch.tensor([[[1.0], [0.0]]])
+    hm = gaussian_heatmaps(joints, mask, (64, 64), 2.5)
+    yy, xx = np.mgrid[0:64, 0:64]
+    ref = np.exp(-((xx - 10)**2 + (yy - 20)**2) / (2 * 2.5**2))
+    np.testing.assert_allclose(hm[0, 0].numpy(), ref, atol=1e-6)
+    assert (hm[0, 1] == 0).all()
+
+
+def test_position_net_soft_argmax_and_score():
+    from hap_mm.models.mesh import PositionNet
+    torch.manual_seed(0)
+    net = PositionNet(in_channels=4, num_joints=2, depth=8)
+    torch.nn.init.normal_(net.conv.weight, std=2.0)
+    feat = torch.randn(1, 4, 8, 8)
+    coords, scores = net(feat)
+    logits = net.conv(feat).detach().double().numpy().reshape(2, 8, 8, 8)
+    for j in range(2):  # channel j * 8 + z, then (y, x)
+        p = np.exp(logits[j] - logits[j].max())
+        p /= p.sum()
+        zz, yy, xx = np.meshgrid(np.arange(8), np.arange(8), np.arange(8),
+                                 indexing='ij')
+        c = [(p * xx).sum(), (p * yy).sum(), (p * zz).sum()]
+        np.testing.assert_allclose(coords[0, j].detach().numpy(), c,
+                                   rtol=1e-5)
+        # trilinear interpolation of p at (z, y, x) = c reversed
+        x, y, z = c
+        x0, y0, z0 = int(np.floor(x)), int(np.floor(y)), int(np.floor(z))
+        s = 0.0
+        for dz in (0, 1):
+            for dy in (0, 1):
+                for dx in (0, 1):
+                    w = (1 - abs(x - x0 - dx)) * (1 - abs(y - y0 - dy)) * \
+                        (1 - abs(z - z0 - dz))
+                    s += w * p[min(z0 + dz, 7), min(y0 + dy, 7),
+                               min(x0 + dx, 7)]
+        np.testing.assert_allclose(scores[0, j, 0].item(), s, rtol=1e-5)
+
+
+def test_graph_adjacency_normalised():
+    from hap_mm.datasets.mesh.joint_sets import GRAPH_FLIP_PAIRS, GRAPH_SKELETON
+    from hap_mm.models.mesh import graph_adjacency
+    adj = graph_adjacency(15, GRAPH_SKELETON, GRAPH_FLIP_PAIRS)
+    # neighbours of each joint (bones and left/right pairs), by hand
+    neighbours = {0: {1, 2, 7}, 7: {0, 8, 9, 10}, 1: {0, 3, 2},
+                  14: {12, 13}, 8: {7}}
+    deg = {0: 4, 7: 5, 1: 4, 14: 3, 8: 2, 2: 4, 12: 4, 13: 3, 9: 4, 10: 4,
+           3: 4}
+    for i, nb in neighbours.items():
+        for j in range(15):
+            expected = 1 / np.sqrt(deg[i] * deg[j]) if (
+                j in nb or j == i) else 0.0
+            if j in deg or expected == 0:
+                assert adj[i, j] == pytest.approx(expected), (i, j)
+    np.testing.assert_allclose(adj, adj.T)
+
+
+# ---------------------------------------------------------------- init
+def _tiny_vit_state(img_size, seed, cls_slot):
+    """``backbone.*`` tensors of a tiny HAPViT at ``img_size``; the position
+    embedding gets a (non-zero) CLS slot in front when ``cls_slot``."""
+    from hap_mm.models.backbones import HAPViT
+    torch.manual_seed(seed)
+    cfg = {k: v for k, v in TINY_VIT.items() if k != 'type'}
+    cfg['img_size'] = img_size
+    vit = HAPViT(**cfg)
+    for p in vit.parameters():
+        torch.nn.init.normal_(p)
+    state = {'backbone.' + k: v.clone() for k, v in vit.state_dict().items()}
+    if cls_slot:
+        pos = state['backbone.pos_embed']
+        state['backbone.pos_embed'] = torch.cat(
+            [torch.randn(1, 1, pos.shape[-1]), pos], 1)
+        state['backbone.cls_token'] = torch.randn(1, 1, pos.shape[-1])
+    return state
+
+
+def _bicubic(pos, src, dst):
+    """Independent resize of a (1, H*W, C) grid embedding."""
+    grid = pos.reshape(1, *src, -1).permute(0, 3, 1, 2)
+    out = torch.nn.functional.interpolate(grid, size=dst, mode='bicubic',
+                                          align_corners=False)
+    return out.permute(0, 2, 3, 1).reshape(1, dst[0] * dst[1], -1)
+
+
+def test_init_from_pose2d_checkpoint(mesh_cfg, tmp_path):
+    state = _tiny_vit_state((256, 192), 7, cls_slot=False)
+    # leftovers of a split multi-dataset model, and a head
+    state['backbone.layers.0.ffn.layers.1.experts.0.weight'] = torch.zeros(
+        8, 64)
+    state['head.final_layer.weight'] = torch.zeros(17, 32, 1, 1)
+    path = str(tmp_path / 'pose2d.pth')
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    model = _build(mesh_cfg, init_checkpoint=path)
+    assert state['backbone.pos_embed'].shape == (1, 192, 32)
+    torch.testing.assert_close(
+        model.backbone.pos_embed.data,
+        _bicubic(state['backbone.pos_embed'], (16, 12), (16, 16)))
+    for key in ('layers.1.attn.qkv.weight', 'layers.2.ffn.layers.1.weight',
+                'ln1.weight', 'patch_embed.projection.weight'):
+        torch.testing.assert_close(model.backbone.state_dict()[key],
+                                   state['backbone.' + key])
+    # an unsplit MoE model, and a checkpoint of another grid: clear errors
+    from hap_mm.models.mesh import load_mesh_backbone
+    from hap_mm.models.utils.checkpoint import CheckpointLoadError
+    moe = dict(state)
+    moe['backbone.layers.0.ffn.layers.1.shared.weight'] = moe.pop(
+        'backbone.layers.0.ffn.layers.1.weight')
+    torch.save({'state_dict': moe}, tmp_path / 'moe.pth')
+    with pytest.raises(CheckpointLoadError, match='split_moe'):
+        load_mesh_backbone(model.backbone, str(tmp_path / 'moe.pth'))
+    with pytest.raises(CheckpointLoadError, match=r'\(16, 8\)'):
+        load_mesh_backbone(model.backbone, path, 'hap')
+
+
+def test_init_from_hap_checkpoint(mesh_cfg, tmp_path):
+    state = _tiny_vit_state((256, 128), 8, cls_slot=True)
+    state['backbone.mask_token'] = torch.zeros(1, 1, 32)
+    path = str(tmp_path / 'hap.pth')
+    torch.save({'state_dict': state}, path)
+    model = _build(mesh_cfg, init_checkpoint=path, init_source='hap')
+    pos = state['backbone.pos_embed']
+    # ViTPose adds the CLS slot to every patch (HAP's is zero)
+    torch.testing.assert_close(
+        model.backbone.pos_embed.data,
+        _bicubic(pos[:, 1:] + pos[:, :1], (16, 8), (16, 16)))
+    torch.testing.assert_close(model.backbone.ln1.weight.data,
+                               state['backbone.ln1.weight'])
