@@ -353,3 +353,20 @@ def test_release_mixing_from_config(mesh_root):
     assert [ds.get_data_info(32 + k)['id'] for k in range(6)] == \
         [101, 104, 201, 202, 101, 104]
     assert ds.get_data_info(63)['dataset_name'] == 'MPII'
+
+
+def test_bad_files_are_named(mesh_root, tmp_path):
+    root = tmp_path / 'MuCo'
+    (root / 'data').mkdir(parents=True)
+    (root / 'data' / 'smpl_param.json').write_text('{}')
+    (root / 'data' / 'MuCo-3DHP.json').write_text('[]')  # not COCO format
+    with pytest.raises(ValueError, match=r'MuCo-3DHP\.json must be a COCO'):
+        MeshMuCoDataset(data_root=str(root))
+    (root / 'data' / 'MuCo-3DHP.json').write_text('{"images": [')
+    with pytest.raises(ValueError, match=r'MuCo-3DHP\.json is not valid JSON'):
+        MeshMuCoDataset(data_root=str(root))
+    # The NeuralAnnot file is named with its release.
+    with pytest.raises(FileNotFoundError,
+                       match=r'annotations/nofit\.json.*NeuralAnnot'):
+        MeshCOCODataset(data_root=str(mesh_root / 'MSCOCO'),
+                        smpl_file='annotations/nofit.json')
