@@ -4,6 +4,7 @@ packing, on reader-format dicts built here (MESH_CONTRACT section 2) and a
 demo image. Expected values come from hand computations written from the
 release's description (RELEASE_DOWNSTREAM 5.3, 3DCrowdNet's data loaders),
 not from the code under test."""
+import functools
 import os.path as osp
 import pickle
 import sys
@@ -289,10 +290,14 @@ def mirror_body_files(tmp_path_factory):
                 h36m=osp.join(root, 'J_regressor_h36m_correct.npy'))
 
 
-def smpl_joints_mm(files, pose, shape, trans, gender='neutral'):
+@functools.lru_cache(maxsize=None)
+def body_model(model_dir, extra, gender):
     from hap_mm.models.mesh.smpl_body_model import SMPLBodyModel
-    model = SMPLBodyModel(files['model_dir'], gender=gender,
-                          extra_regressor=files['extra'])
+    return SMPLBodyModel(model_dir, gender=gender, extra_regressor=extra)
+
+
+def smpl_joints_mm(files, pose, shape, trans, gender='neutral'):
+    model = body_model(files['model_dir'], files['extra'], gender)
     with torch.no_grad():
         verts, joints = model(
             torch.tensor(pose, dtype=torch.float32)[None],
@@ -549,7 +554,7 @@ def test_posefix_input_joints_are_seeded_and_follow_the_noise_model():
     r85 = np.sqrt(-2 * area * (2 * COCO_SIGMAS)**2 * np.log(0.85))
     coco = results['crop_joints'][:17]
     rng = np.random.default_rng(0)
-    n = 60
+    n = 120
     good = np.zeros(17)
     for _ in range(n):
         out = synthesize_pose(coco, np.zeros((1, 17, 3)), area, 0, rng)
@@ -557,7 +562,7 @@ def test_posefix_input_joints_are_seeded_and_follow_the_noise_model():
     for group in (range(5, 11), range(11, 17)):
         group = list(group)
         want = np.mean([expected(j) for j in group])
-        assert abs(good[group].mean() / n - want) < 0.07, (group, want)
+        assert abs(good[group].mean() / n - want) < 0.05, (group, want)
 
 
 def test_near_joints_are_flipped_with_the_image():
