@@ -282,9 +282,12 @@ def mirror_body_files(tmp_path_factory):
     h36m_perm = np.arange(17)
     for a, b in flip_pairs_from_names(js.H36M_JOINTS):
         h36m_perm[a], h36m_perm[b] = b, a
-    h36m = symmetric(rng.random((17, 6890)) ** 8, h36m_perm)
+    # each H36M joint on one vertex (and its mirror): joints spread over
+    # the body, so a left/right mix-up is visible
+    h36m = np.zeros((17, 6890))
+    h36m[np.arange(17), rng.choice(6890, 17, replace=False)] = 1
     np.save(osp.join(root, 'J_regressor_h36m_correct.npy'),
-            h36m / h36m.sum(1, keepdims=True))
+            symmetric(h36m, h36m_perm))
     return dict(model_dir=str(root),
                 extra=osp.join(root, 'J_regressor_extra.npy'),
                 h36m=osp.join(root, 'J_regressor_h36m_correct.npy'))
@@ -447,6 +450,9 @@ def test_fitting_error_validity(mirror_body_files, offset_mm, flip, valid):
     files = mirror_body_files
     reader = smpl_reader(files)
     p = reader['smpl_param']
+    # a clearly asymmetric pose: a wrong left/right exchange must show
+    p['pose'][3 * js.SMPL_JOINTS.index('L_Hip'):][:3] = [1.2, 0, 0.6]
+    p['pose'][3 * js.SMPL_JOINTS.index('L_Shoulder'):][:3] = [0, 0.4, 1.2]
     verts, _ = smpl_joints_mm(files, p['pose'], p['shape'], p['trans'])
     h36m = np.load(files['h36m']) @ verts
     # +-offset along x on 16 joints (means stay aligned), 0 on the last:
