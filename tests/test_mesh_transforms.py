@@ -371,6 +371,15 @@ def test_fit_targets_agree_with_orig_joints_from_the_same_smpl(
                                results['orig_joint_cam'], atol=2e-5)
     np.testing.assert_array_equal(results['fit_joint_trunc'],
                                   results['orig_joint_trunc'])
+    # the root pose target: the camera-frame orientation, turned with the
+    # crop (-rot about the optical axis), whatever frame the fit came in
+    pose_cam = smpl_params(0)[0]
+    spin = Rotation.from_euler('z', -results['rot'], degrees=True)
+    want = spin * Rotation.from_rotvec(pose_cam[:3])
+    got = Rotation.from_rotvec(results['pose_param'][:3])
+    assert (want.inv() * got).magnitude() < 1e-5
+    np.testing.assert_allclose(results['pose_param'][3:], pose_cam[3:],
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize('princpt_shift', [0, 9])
@@ -471,15 +480,20 @@ def test_fitting_error_validity(mirror_body_files, offset_mm, flip, valid):
 
 # ----------------------------------------------------- inputs, packing ----
 def train_pipeline(files, seed=0):
-    return [
-        MeshAffineCrop(seed=seed),
-        GenerateMeshJointTargets(),
-        GenerateSMPLTargets(model_dir=files['model_dir'],
-                            extra_regressor=files['extra'],
-                            h36m_regressor=files['h36m']),
-        GenerateMeshInputJoints(seed=seed),
-        PackMeshInputs(),
+    """The training pipeline as a config writes it, built by mmpose's
+    registry (mmpose's LoadImage reads the image)."""
+    from mmpose.registry import TRANSFORMS
+    body = dict(model_dir=files['model_dir'], extra_regressor=files['extra'])
+    cfg = [
+        dict(type='LoadImage'),
+        dict(type='MeshAffineCrop', seed=seed),
+        dict(type='GenerateMeshJointTargets'),
+        dict(type='GenerateSMPLTargets', h36m_regressor=files['h36m'],
+             **body),
+        dict(type='GenerateMeshInputJoints', seed=seed),
+        dict(type='PackMeshInputs'),
     ]
+    return [TRANSFORMS.build(c) for c in cfg]
 
 
 def run(pipeline, results):
@@ -491,7 +505,7 @@ def run(pipeline, results):
 def test_packed_sample_matches_the_contract(mesh_body_files):
     from mmpose.structures import PoseDataSample
     packed = run(train_pipeline(mesh_body_files),
-                 load(smpl_reader(mesh_body_files)))
+                 smpl_reader(mesh_body_files))
     assert set(packed) == {'inputs', 'data_samples'}
     inputs = packed['inputs']
     assert inputs.dtype == torch.uint8 and inputs.shape == (3, 256, 256)
