@@ -673,3 +673,16 @@ def test_test_mode_is_deterministic_without_augmentation(mesh_body_files):
                                atol=1e-5)
     assert not np.allclose(g1.smpl_mesh_cam.numpy(), neutral / 1000,
                            atol=1e-3)
+
+
+def test_bad_input_is_a_clear_error():
+    pw3d = reader_dict(js.SMPL_JOINTS, joint_img=None, joint_cam=None,
+                       joint_valid=None, bbox=np.array([10., 10., 200, 200]))
+    with pytest.raises(ValueError, match='no joint_img'):
+        GenerateMeshJointTargets()(crop(pw3d))
+    results = GenerateMeshJointTargets()(crop(reader_dict()))
+    with pytest.raises(KeyError, match='fit_joint_img'):
+        PackMeshInputs()(GenerateMeshInputJoints(seed=0)(results))
+    with pytest.raises(ValueError, match='input_joints must be'):
+        GenerateMeshInputJoints(test_mode=True)(dict(
+            results, input_joints=np.zeros((18, 3))))
