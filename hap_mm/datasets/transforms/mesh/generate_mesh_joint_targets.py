@@ -67,6 +67,11 @@ class GenerateMeshJointTargets(BaseTransform):
     def transform(self, results: dict) -> dict:
         names = tuple(results['joints_name'])
         where = results.get('img_path')
+        if results.get('joint_img') is None:
+            raise ValueError(
+                f'{where}: no joint_img (a 3DPW sample: its ground truth is '
+                'the SMPL fit); GenerateMeshJointTargets is for the training '
+                'sets (Human3.6M, MuCo, COCO, MPII)')
         joint_img = np.array(results['joint_img'], dtype=np.float64)
         valid = np.array(results['joint_valid'], dtype=np.float64).reshape(
             -1, 1)

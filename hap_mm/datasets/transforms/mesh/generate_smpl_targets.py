@@ -37,16 +37,15 @@ class GenerateSMPLTargets(BaseTransform):
     ``is_valid_fit`` 0), in this order (as the release's
     ``get_smpl_coord``):
 
-    1. world-frame fits (``cam_param`` has ``R``, ``t``; Human3.6M): the root
-       pose is pre-multiplied by ``R``; the mesh is built without
-       translation and then moved by ``R trans + t / 1000 - root + R root``
-       (SMPL rotates about its root joint, not the origin);
+    1. world-frame fits (``cam_param`` has ``R``, ``t``; Human3.6M): the
+       world mesh is moved into the camera frame (``R x + t / 1000``) and
+       the root pose pre-multiplied by ``R``;
     2. with ``flip``: left/right pose rows exchange and the y, z axis-angle
-       components negate; after the forward pass the body is moved in x so
-       that the old and new root project symmetrically about the image
-       centre column ``(W - 1) / 2``;
-    3. the neutral SMPL (:class:`SMPLBodyModel`, built once per process)
-       gives the 30 joints; they are projected with ``cam_param``, cropped
+       components negate; the mirrored body is placed so that its root
+       joint has the depth and height of the unflipped root and projects
+       to the mirrored column (``x -> W - 1 - x``);
+    3. the 30 joints of the neutral SMPL (:class:`SMPLBodyModel`, built
+       once per process) are projected with ``cam_param``, cropped
        by ``img2bb_trans``, scaled to heatmap px, their depth made
        root-relative and binned (``depth_bins`` over ``bbox_3d_size`` m) ->
        ``fit_joint_img``; ``fit_joint_trunc`` = inside the grid;
@@ -60,6 +59,11 @@ class GenerateSMPLTargets(BaseTransform):
        ``fitting_thr`` mm makes ``is_valid_fit`` 0;
     6. the crop rotation (:func:`rotation_z`) turns the root pose and the
        root-relative joints -> ``pose_param``, ``fit_joint_cam`` (metres).
+
+    Steps 1 and 2 are exact; the release instead rotates the posed mesh
+    about its regressed pelvis and anchors the flip on the flipped body's
+    pelvis, which is right only where the regressed pelvis is SMPL's
+    rotation centre (approximately, on the real model).
 
     ``fit_param_valid`` (72,) is 0 for the ``SMPL_UNSUPERVISED_PARAMS``
     joints, 1 elsewhere.
@@ -210,26 +214,22 @@ class GenerateSMPLTargets(BaseTransform):
         cam_param = results['cam_param']
         focal = np.asarray(cam_param['focal'], dtype=np.float64)
         princpt = np.asarray(cam_param['princpt'], dtype=np.float64)
-        world = 'R' in cam_param
-        if world:
+        root = SMPL_ROOT_INDEX
+        verts, joints = self.smpl(pose, shape, trans)
+        if 'R' in cam_param:
             R = np.asarray(cam_param['R'], dtype=np.float64).reshape(3, 3)
             t = np.asarray(cam_param['t'], dtype=np.float64).reshape(3)
+            verts = verts @ R.T + t / 1000
+            joints = joints @ R.T + t / 1000
             pose[:3] = rotate_axis_angle(pose[:3], R)
         if results['flip']:
             pose = flip_smpl_pose(pose, SMPL_FLIP_PAIRS)
-        verts, joints = self.smpl(pose, shape,
-                                  np.zeros(3) if world else trans)
-        root = SMPL_ROOT_INDEX
-        if world:
-            root_xyz = joints[root]
-            offset = R @ trans + t / 1000 - root_xyz + R @ root_xyz
+            x, y, z = joints[root]
+            mirror_x = 2 * ((results['ori_shape'][1] - 1) / 2 -
+                            princpt[0]) / focal[0] * z - x
+            verts, joints = self.smpl(pose, shape, np.zeros(3))
+            offset = np.array([mirror_x, y, z]) - joints[root]
             verts, joints = verts + offset, joints + offset
-        if results['flip']:
-            z = joints[root, 2]
-            shift = 2 * ((results['ori_shape'][1] - 1) / 2 - princpt[0]) / \
-                focal[0] * z - 2 * joints[root, 0]
-            verts[:, 0] += shift
-            joints[:, 0] += shift
         if np.any(np.abs(shape) > self.shape_clamp):
             shape = np.zeros(10)
 

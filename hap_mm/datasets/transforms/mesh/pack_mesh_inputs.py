@@ -53,12 +53,11 @@ class PackMeshInputs(BaseTransform):
         if key not in results:
             raise KeyError(f'{results.get("img_path")}: {key!r} missing; '
                            'is the mesh pipeline complete?')
-        value = np.asarray(results[key], dtype=np.float32)
+        value = np.array(results[key], dtype=np.float32)
         if value.shape != shape:
             raise ValueError(f'{results.get("img_path")}: {key!r} has shape '
                              f'{value.shape}, expected {shape}')
-        # a copy, not np.ascontiguousarray: that makes 0-d fields (1,)
-        return torch.from_numpy(value.copy())
+        return torch.from_numpy(value)
 
     def transform(self, results: dict) -> dict:
         img = results['img']

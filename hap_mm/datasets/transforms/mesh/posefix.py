@@ -65,20 +65,23 @@ def error_probs(j: int, num_valid: int, num_overlap: int) -> tuple:
 
 def _ring(rng, center, r_low, r_high, n):
     """n points at radius U[r_low, r_high] around center: (n, 2), (n,)."""
-    angle = rng.uniform(0, 2 * np.pi, n)
-    r = rng.uniform(r_low, r_high, n)
-    pts = center[None] + r[:, None] * np.stack(
-        [np.cos(angle), np.sin(angle)], 1)
+    u = rng.random((2, n))
+    angle = u[0] * (2 * np.pi)
+    r = r_low + (r_high - r_low) * u[1]
+    pts = np.empty((n, 2))
+    pts[:, 0] = center[0] + r * np.cos(angle)
+    pts[:, 1] = center[1] + r * np.sin(angle)
     return pts, r
 
 
 def _far(pts, others, thr):
     """Mask of points farther than ``thr`` (scalar or per point) from all
     ``others`` (M, 2)."""
-    if len(others) == 0:
-        return np.ones(len(pts), dtype=bool)
-    d = np.linalg.norm(pts[:, None] - others[None], axis=2)
-    return (d > np.reshape(thr, (-1, 1))).all(1)
+    thr2 = np.square(thr)
+    ok = np.ones(len(pts), dtype=bool)
+    for ox, oy in others:
+        ok &= (pts[:, 0] - ox)**2 + (pts[:, 1] - oy)**2 > thr2
+    return ok
 
 
 def _pick(rng, pts):
