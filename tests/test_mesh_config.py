@@ -120,10 +120,13 @@ def test_selection_on_validation_and_test_logged_as_test(cfg):
     assert cfg.test_evaluator.prefix == 'pw3d_test'
     hook = cfg.default_hooks.checkpoint
     assert hook.save_best == 'pw3d_val/MPJPE' and hook.rule == 'less'
-    # the test split: boxes from the OpenPose inputs, no augmentation
-    crop = next(t for t in cfg.test_dataloader.dataset.pipeline
-                if t.type == 'MeshAffineCrop')
-    assert crop.test_mode and crop.bbox_from_input_joints
+    # validation as test: the OpenPose inputs (and boxes from them), no
+    # augmentation
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        assert loader.dataset.use_openpose_inputs
+        crop = next(t for t in loader.dataset.pipeline
+                    if t.type == 'MeshAffineCrop')
+        assert crop.test_mode
 
 
 # ------------------------------------------------------- tiny end to end

@@ -113,11 +113,12 @@ train_pipeline = [
     dict(type='GenerateMeshInputJoints'),
     dict(type='PackMeshInputs'),
 ]
-# 3DPW validation / test: OpenPose 2-D inputs (confidence > 0.05), the box
-# from those joints, the ground-truth mesh from the gender's SMPL; no flip
+# 3DPW validation / test: OpenPose 2-D inputs (confidence > 0.05; the reader
+# also takes the box from them), the ground-truth mesh from the gender's
+# SMPL; no flip
 test_pipeline = [
     dict(type='LoadImage'),
-    dict(type='MeshAffineCrop', test_mode=True, bbox_from_input_joints=True),
+    dict(type='MeshAffineCrop', test_mode=True),
     dict(type='GenerateMeshInputJoints', test_mode=True),
     dict(type='GenerateSMPLTargets', test_mode=True, **smpl_files),
     dict(type='PackMeshInputs'),
@@ -171,6 +172,7 @@ val_dataloader = dict(
         type='MeshPW3DDataset',
         data_root=data_root + 'PW3D',
         split='validation',
+        use_openpose_inputs=True,
         pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=64,
@@ -183,6 +185,7 @@ test_dataloader = dict(
         type='MeshPW3DDataset',
         data_root=data_root + 'PW3D',
         split='test',
+        use_openpose_inputs=True,
         pipeline=test_pipeline))
 val_evaluator = dict(
     type='MeshMetric',
