@@ -143,13 +143,16 @@ def test_wheel_ships_configs_tools_and_only_the_demo_data(tmp_path, repo_root):
     assert not any('my_runs' in n or 'CFS_list' in n for n in names)
 
 
-@pytest.mark.parametrize('module', ['hap_mm', 'hap_mm.datasets',
-                                    'hap_mm.models'])
+@pytest.mark.parametrize('module', [
+    'hap_mm', 'hap_mm.datasets', 'hap_mm.models', 'hap_mm.evaluation',
+    'hap_mm.visualization'
+])
 def test_hap_mm_imports_without_downstream_hosts(module, tmp_path):
-    """mmpose, mmseg and mmdet are optional: block them and import."""
+    """mmpose, mmseg, mmdet and smplx (the mesh extra) are optional: block
+    them and import."""
     code = f'''
 import sys
-for host in ("mmpose", "mmseg", "mmdet"):
+for host in ("mmpose", "mmseg", "mmdet", "smplx"):
     sys.modules[host] = None
 import {module}
 '''

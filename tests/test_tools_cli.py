@@ -172,6 +172,7 @@ HELP_CHECKED = [
     'tools/data/coco_to_release.py', 'tools/data/build_demo_data.py',
     'tools/visualization/show_masks.py',
     'tools/visualization/show_reconstruction.py',
+    'tools/visualization/show_mesh.py',
     'tools/infer/reid_search.py', 'tools/infer/attributes.py',
     'tools/infer/pose.py', 'tools/infer/text_search.py',
     'tools/deployment/export_onnx.py',

@@ -106,3 +106,62 @@ def write_joint_regressors(out_dir, seed=100):
     np.save(paths['extra'], _row_normalised(rng, 9, NUM_VERTICES, 6))
     np.save(paths['h36m'], _row_normalised(rng, 17, NUM_VERTICES, 6))
     return paths
+
+
+def vposer_state_dict(seed=200):
+    """A VPoser v1.0 state dict (human_body_prior's ``VPoser(num_neurons=
+    512, latentD=32, data_shape=[1, 21, 3])``, as ``TR00_E096.pt`` holds
+    it): encoder ``bodyprior_enc_{bn1,fc1,bn2,fc2,mu,logvar}`` and decoder
+    ``bodyprior_dec_{fc1,fc2,out}`` with the real shapes, random values.
+
+    Returns:
+        dict: key -> float32 tensor (int64 ``num_batches_tracked``).
+    """
+    import torch
+    g = torch.Generator().manual_seed(seed)
+
+    def linear(name, out_f, in_f):
+        bound = in_f**-0.5
+        return {
+            f'{name}.weight': (torch.rand(out_f, in_f, generator=g) * 2 - 1)
+            * bound,
+            f'{name}.bias': (torch.rand(out_f, generator=g) * 2 - 1) * bound,
+        }
+
+    def bn(name, n):
+        return {
+            f'{name}.weight': torch.rand(n, generator=g) + 0.5,
+            f'{name}.bias': torch.randn(n, generator=g) * 0.1,
+            f'{name}.running_mean': torch.randn(n, generator=g) * 0.1,
+            f'{name}.running_var': torch.rand(n, generator=g) + 0.5,
+            f'{name}.num_batches_tracked': torch.tensor(1000),
+        }
+
+    state = {}
+    state.update(bn('bodyprior_enc_bn1', 63))
+    state.update(linear('bodyprior_enc_fc1', 512, 63))
+    state.update(bn('bodyprior_enc_bn2', 512))
+    state.update(linear('bodyprior_enc_fc2', 512, 512))
+    state.update(linear('bodyprior_enc_mu', 32, 512))
+    state.update(linear('bodyprior_enc_logvar', 32, 512))
+    state.update(linear('bodyprior_dec_fc1', 512, 32))
+    state.update(linear('bodyprior_dec_fc2', 512, 512))
+    state.update(linear('bodyprior_dec_out', 126, 512))
+    return state
+
+
+def write_vposer_snapshot(out_dir, seed=200):
+    """Write ``<out_dir>/vposer_v1_0/snapshots/TR00_E096.pt`` (the layout of
+    the VPoser v1.0 download) holding :func:`vposer_state_dict`.
+
+    Returns:
+        str: the snapshot path.
+    """
+    import os
+
+    import torch
+    snap_dir = osp.join(out_dir, 'vposer_v1_0', 'snapshots')
+    os.makedirs(snap_dir, exist_ok=True)
+    path = osp.join(snap_dir, 'TR00_E096.pt')
+    torch.save(vposer_state_dict(seed), path)
+    return path
