@@ -24,7 +24,10 @@ from .retrieval import (
     encode_png,
     gallery_key,
     market_identity,
+    rank_gallery,
+    ranked_entries,
     ranked_picture,
+    write_search_results,
 )
 
 __all__ = [
@@ -33,5 +36,6 @@ __all__ = [
     'market_identity', 'ranked_picture', 'atomic_write_bytes', 'encode_png',
     'predict_attributes', 'attribute_names', 'attribute_picture',
     'check_state_dict', 'init_pose_inferencer', 'estimate_poses',
-    'keypoint_names', 'extract_text_features', 'caption_picture'
+    'keypoint_names', 'extract_text_features', 'caption_picture',
+    'rank_gallery', 'ranked_entries', 'write_search_results'
 ]

@@ -119,6 +119,49 @@ def cached_gallery_features(
     return features, False
 
 
+def rank_gallery(query_feats: np.ndarray, gallery: Sequence[str],
+                 compute: Callable[[Sequence[str]], np.ndarray],
+                 cache_key: str, out_dir: str, topk: int,
+                 chunk_size: int) -> Tuple[np.ndarray, np.ndarray, bool]:
+    """The top-k gallery images of each query, with the gallery features
+    cached in ``out_dir/gallery_features.npz`` under ``cache_key`` (see
+    :func:`gallery_key`; ``compute(gallery)`` runs on a miss).
+
+    Args:
+        query_feats: (Q, C) L2-normalised query features.
+        gallery: G image paths.
+
+    Returns:
+        (indices (Q, k) int64, cosine similarities (Q, k) float32, whether
+        the gallery features came from the cache).
+    """
+    gallery_feats, cached = cached_gallery_features(
+        osp.join(out_dir, 'gallery_features.npz'), gallery, cache_key,
+        compute)
+    indices, sims = chunked_topk(query_feats, gallery_feats, topk,
+                                 chunk_size)
+    return indices, sims, cached
+
+
+def ranked_entries(gallery: Sequence[str], indices: np.ndarray,
+                   sims: np.ndarray) -> List[dict]:
+    """One query's ranking as JSON-ready ``{'image', 'similarity'}`` dicts
+    from its row of :func:`rank_gallery`'s indices (k,) and similarities."""
+    return [dict(image=gallery[i], similarity=float(s))
+            for i, s in zip(indices, sims)]
+
+
+def write_search_results(out_dir: str, pictures: dict, report: dict) -> None:
+    """Write each ``{file name: PNG bytes}`` picture, then ``results.json``
+    holding ``report``, into ``out_dir``, each file atomically. Called only
+    after every query succeeded, so a failure writes nothing."""
+    for name, data in pictures.items():
+        atomic_write_bytes(osp.join(out_dir, name), data)
+    atomic_write_bytes(
+        osp.join(out_dir, 'results.json'),
+        json.dumps(report, indent=2).encode())
+
+
 def market_identity(path: str) -> Optional[int]:
     """The person id in a Market-1501 style file name, else None."""
     match = _MARKET_NAME.match(osp.basename(path))

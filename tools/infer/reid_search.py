@@ -10,21 +10,20 @@ gallery's files (path, size, mtime), the checkpoint's SHA-256 and the
 config; the next run with the same key reuses them.
 """
 import argparse
-import json
 import os.path as osp
 from typing import Optional, Sequence
 
 from hap_mm.apis import (
-    atomic_write_bytes,
-    cached_gallery_features,
-    chunked_topk,
     encode_png,
     extract_features,
     file_sha256,
     gallery_key,
     init_model,
     list_images,
+    rank_gallery,
+    ranked_entries,
     ranked_picture,
+    write_search_results,
 )
 from hap_mm.models.utils import CheckpointLoadError
 from hap_mm.utils import HelpFormatter
@@ -69,35 +68,28 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             model, queries, args.batch_size, progress).numpy()
         key = gallery_key(gallery, file_sha256(args.checkpoint),
                           model.cfg.pretty_text)
-        gallery_feats, cached = cached_gallery_features(
-            osp.join(args.out, 'gallery_features.npz'), gallery, key,
+        indices, sims, cached = rank_gallery(
+            query_feats, gallery,
             lambda files: extract_features(
-                model, files, args.batch_size, progress).numpy())
-        indices, sims = chunked_topk(query_feats, gallery_feats, args.topk,
-                                     args.chunk_size)
+                model, files, args.batch_size, progress).numpy(),
+            key, args.out, args.topk, args.chunk_size)
         results = []
         pictures = {}
         for query, idx, sim in zip(queries, indices, sims):
-            ranked = [gallery[i] for i in idx]
             stem = osp.splitext(osp.basename(query))[0]
             name = f'ranked_{stem}.png'
             if name in pictures:  # same name in two query folders
                 name = f'ranked_{stem}_{len(pictures)}.png'
-            pictures[name] = encode_png(ranked_picture(query, ranked, sim))
-            results.append(
-                dict(query=query, picture=name,
-                     ranked=[dict(image=g, similarity=float(s))
-                             for g, s in zip(ranked, sim)]))
+            pictures[name] = encode_png(
+                ranked_picture(query, [gallery[i] for i in idx], sim))
+            results.append(dict(query=query, picture=name,
+                                ranked=ranked_entries(gallery, idx, sim)))
     except (OSError, ValueError, CheckpointLoadError) as e:
         raise SystemExit(f'error: {e}') from e
-    for name, data in pictures.items():
-        atomic_write_bytes(osp.join(args.out, name), data)
     report = dict(config=args.config, checkpoint=args.checkpoint,
                   gallery=args.gallery, topk=args.topk,
                   gallery_features_cached=cached, results=results)
-    atomic_write_bytes(
-        osp.join(args.out, 'results.json'),
-        json.dumps(report, indent=2).encode())
+    write_search_results(args.out, pictures, report)
     print(f'{len(queries)} queries, {len(gallery)} gallery images '
           f'(features {"from the cache" if cached else "computed"}); '
           f'wrote {len(pictures)} pictures and results.json to {args.out}')

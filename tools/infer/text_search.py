@@ -14,15 +14,11 @@ size, mtime), the checkpoint's SHA-256 and the config; the next run with
 the same key reuses them. BERT is read from the config's bert_path.
 """
 import argparse
-import json
 import os.path as osp
 from typing import Optional, Sequence
 
 from hap_mm.apis import (
-    atomic_write_bytes,
-    cached_gallery_features,
     caption_picture,
-    chunked_topk,
     encode_png,
     extract_features,
     extract_text_features,
@@ -30,6 +26,9 @@ from hap_mm.apis import (
     gallery_key,
     init_model,
     list_images,
+    rank_gallery,
+    ranked_entries,
+    write_search_results,
 )
 from hap_mm.models.utils import CheckpointLoadError
 from hap_mm.utils import HelpFormatter
@@ -74,32 +73,25 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                                            args.batch_size).numpy()
         key = gallery_key(gallery, file_sha256(args.checkpoint),
                           model.cfg.pretty_text)
-        gallery_feats, cached = cached_gallery_features(
-            osp.join(args.out, 'gallery_features.npz'), gallery, key,
+        indices, sims, cached = rank_gallery(
+            text_feats, gallery,
             lambda files: extract_features(
                 model, files, args.batch_size,
-                not args.no_progress).numpy())
-        indices, sims = chunked_topk(text_feats, gallery_feats, args.topk,
-                                     args.chunk_size)
+                not args.no_progress).numpy(),
+            key, args.out, args.topk, args.chunk_size)
         results, pictures = [], {}
         for i, (text, idx, sim) in enumerate(zip(args.text, indices, sims)):
-            ranked = [gallery[j] for j in idx]
             name = f'ranked_text_{i + 1}.png'
-            pictures[name] = encode_png(caption_picture(text, ranked, sim))
-            results.append(
-                dict(text=text, picture=name,
-                     ranked=[dict(image=g, similarity=float(s))
-                             for g, s in zip(ranked, sim)]))
+            pictures[name] = encode_png(
+                caption_picture(text, [gallery[j] for j in idx], sim))
+            results.append(dict(text=text, picture=name,
+                                ranked=ranked_entries(gallery, idx, sim)))
     except (OSError, ValueError, CheckpointLoadError) as e:
         raise SystemExit(f'error: {e}') from e
-    for name, data in pictures.items():
-        atomic_write_bytes(osp.join(args.out, name), data)
     report = dict(config=args.config, checkpoint=args.checkpoint,
                   gallery=args.gallery, topk=args.topk,
                   gallery_features_cached=cached, results=results)
-    atomic_write_bytes(
-        osp.join(args.out, 'results.json'),
-        json.dumps(report, indent=2).encode())
+    write_search_results(args.out, pictures, report)
     print(f'{len(args.text)} captions, {len(gallery)} gallery images '
           f'(features {"from the cache" if cached else "computed"}); '
           f'wrote {len(pictures)} pictures and results.json to {args.out}')
