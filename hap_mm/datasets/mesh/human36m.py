@@ -105,16 +105,9 @@ class MeshHuman36MDataset(MeshBaseDataset):
             for img_id, anns in anns_of.items():
                 img = images[img_id]
                 for ann in anns:
-                    aid = ann.get('id')
-                    try:
-                        info = self._parse(img, ann, loaded)
-                    except MalformedEntry as e:
-                        self._skip(path, f'annotation {aid}', str(e))
-                        continue
-                    except (KeyError, TypeError) as e:
-                        self._skip(path, f'annotation {aid}',
-                                   f'missing or bad field {e}')
-                        continue
+                    info = self._parse_or_skip(
+                        path, f'annotation {ann.get("id")}', self._parse,
+                        img, ann, loaded)
                     if info is not None:
                         data_list.append(info)
         self._summary(

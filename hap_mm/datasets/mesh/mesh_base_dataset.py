@@ -103,6 +103,18 @@ class MeshBaseDataset(BaseDataset):
             print_log(f'{self.DATASET_NAME}: skipped {entry} of {path}: '
                       f'{reason}', logger='current', level=30)
 
+    def _parse_or_skip(self, path: str, entry: str, parse, *args):
+        """``parse(*args)``, or None after counting and logging ``entry`` of
+        ``path`` as skipped when it is malformed (:class:`MalformedEntry`,
+        or a missing / wrongly typed field)."""
+        try:
+            return parse(*args)
+        except MalformedEntry as e:
+            self._skip(path, entry, str(e))
+        except (KeyError, TypeError) as e:
+            self._skip(path, entry, f'missing or bad field {e}')
+        return None
+
     def _filtered(self, reason: str) -> None:
         self.filter_counts[reason] += 1
 

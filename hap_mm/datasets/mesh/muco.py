@@ -9,7 +9,6 @@ from mmpose.registry import DATASETS
 from . import joint_sets
 from .mesh_base_dataset import MeshBaseDataset
 from .mesh_utils import (
-    MalformedEntry,
     as_array,
     coco_index,
     image_size,
@@ -86,15 +85,8 @@ class MeshMuCoDataset(MeshBaseDataset):
                        'image_id does not name an image')
         data_list = []
         for img_id, anns in anns_of.items():
-            try:
-                info = self._parse(images[img_id], anns, fits, smpl_path)
-            except MalformedEntry as e:
-                self._skip(path, f'image {img_id}', str(e))
-                continue
-            except (KeyError, TypeError) as e:
-                self._skip(path, f'image {img_id}',
-                           f'missing or bad field {e}')
-                continue
+            info = self._parse_or_skip(path, f'image {img_id}', self._parse,
+                                       images[img_id], anns, fits, smpl_path)
             if info is not None:
                 data_list.append(info)
         self._summary(len(data_list), f'{path} + {smpl_path}')

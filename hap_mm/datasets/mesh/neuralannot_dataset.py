@@ -8,7 +8,6 @@ import numpy as np
 from . import joint_sets
 from .mesh_base_dataset import MeshBaseDataset
 from .mesh_utils import (
-    MalformedEntry,
     as_array,
     coco_index,
     image_size,
@@ -63,17 +62,9 @@ class NeuralAnnotDataset(MeshBaseDataset):
         for img_id, anns in anns_of.items():
             people = []
             for ann in anns:
-                aid = ann.get('id')
-                try:
-                    person = self._parse(images[img_id], ann, fits,
-                                         smpl_path)
-                except MalformedEntry as e:
-                    self._skip(path, f'annotation {aid}', str(e))
-                    continue
-                except (KeyError, TypeError) as e:
-                    self._skip(path, f'annotation {aid}',
-                               f'missing or bad field {e}')
-                    continue
+                person = self._parse_or_skip(
+                    path, f'annotation {ann.get("id")}', self._parse,
+                    images[img_id], ann, fits, smpl_path)
                 if person is not None:
                     people.append(person)
             coco = [

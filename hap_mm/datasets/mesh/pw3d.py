@@ -8,7 +8,6 @@ from mmpose.registry import DATASETS
 from . import joint_sets
 from .mesh_base_dataset import MeshBaseDataset
 from .mesh_utils import (
-    MalformedEntry,
     as_array,
     bbox_from_joints,
     coco_index,
@@ -128,16 +127,9 @@ class MeshPW3DDataset(MeshBaseDataset):
         for img_id, anns in anns_of.items():
             img = images[img_id]
             for ann in anns:
-                aid = ann.get('id')
-                try:
-                    info = self._parse(img, ann)
-                except MalformedEntry as e:
-                    self._skip(path, f'annotation {aid}', str(e))
-                    continue
-                except (KeyError, TypeError) as e:
-                    self._skip(path, f'annotation {aid}',
-                               f'missing or bad field {e}')
-                    continue
+                info = self._parse_or_skip(
+                    path, f'annotation {ann.get("id")}', self._parse, img,
+                    ann)
                 if info is not None:
                     data_list.append(info)
         self._summary(len(data_list), path)
